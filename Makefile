@@ -1,0 +1,34 @@
+# keras-rnnx: two commands for a fresh machine.
+#   make demo   create .venv, install the package, run the main job
+#   make test   create .venv, install the package with test extras, run the suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-tf test-jax bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+demo: $(VENV)/.installed-run
+	$(BIN)/rnnx demo
+
+# The whole suite on the TensorFlow backend, then the layer tests again on JAX.
+test: $(VENV)/.installed-test
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS) tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS) -m "not tf_only" tests/layers
+
+bench: $(VENV)/.installed-run
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

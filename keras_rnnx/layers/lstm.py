@@ -1,0 +1,401 @@
+"""The LSTM family: `LSTM` (all of Greff et al.'s variants), `PeepholeLSTM`, `CIFGLSTM`."""
+
+import keras
+from keras import initializers
+from keras import ops
+
+from keras_rnnx.layers.base import RecurrentCell
+from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.layers.base import _check_rate
+from keras_rnnx.ops import LSTMStructure
+from keras_rnnx.ops import lstm_input_projection
+from keras_rnnx.ops import lstm_recurrence
+
+_PACKAGE = "keras_rnnx"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LSTMCell(RecurrentCell):
+    """Cell of the LSTM family (Hochreiter & Schmidhuber 1997; Gers et al. 2000).
+
+    One switch per variant of Greff et al. (2017), "LSTM: A Search Space
+    Odyssey", plus the extras of later work. The defaults are exactly
+    `keras.layers.LSTMCell` (same weights, same outputs).
+
+    Equations (``s`` = ``recurrent_activation``, ``act`` = ``activation``)::
+
+        i = s(W_i x + U_i h' + b_i + p_i * c')
+        f = s(W_f x + U_f h' + b_f + p_f * c')
+        g = act(W_c x + U_c h' + b_c)
+        c = f * c' + i * g
+        o = s(W_o x + U_o h' + b_o + p_o * c)
+        h = o * act(c)
+
+    Weight layout: ``kernel`` ``(input_dim, n * units)``, ``recurrent_kernel``
+    ``(output_size, n * units)`` and ``bias`` ``(n * units,)`` hold one block
+    of ``units`` columns per gate present, in the Keras order **i, f, c, o**
+    (``n = 4`` for the plain LSTM, which has exactly `keras.layers.LSTM`'s
+    weight list). Absent gates (``input_gate=False``, ``coupled=True``,
+    ``forget_gate=False``, ``output_gate=False``) take no columns. Extra
+    variables, created only when their option is on: ``input_peephole``,
+    ``forget_peephole``, ``output_peephole`` ``(units,)``;
+    ``gate_recurrent_kernel`` ``(k*units, k*units)``; ``input_norm_gamma``,
+    ``input_norm_beta``, ``recurrent_norm_gamma``, ``recurrent_norm_beta``
+    ``(n*units,)``, ``cell_norm_gamma``, ``cell_norm_beta`` ``(units,)``;
+    ``projection_kernel`` ``(units, proj_units)``. The full equations of every
+    option are in `keras_rnnx.ops.lstm`.
+
+    Args:
+        units: positive int, size of the memory cell.
+        peephole: bool (default False). Peephole connections (Gers &
+            Schmidhuber 2000): ``i`` and ``f`` see ``c'``, ``o`` sees ``c``.
+        input_gate, forget_gate, output_gate: bool (default True). False
+            fixes that gate to 1 (Greff's NIG, NFG, NOG).
+        input_activation: bool (default True). False drops ``act`` from the
+            candidate ``g`` (NIAF).
+        output_activation: bool (default True). False gives ``h = o * c``
+            (NOAF).
+        coupled: bool (default False). ``i = 1 - f`` (CIFG); needs both
+            ``input_gate`` and ``forget_gate``.
+        full_gate_recurrence: bool (default False). The gates also receive the
+            previous step's gate activations through a full matrix (FGR); adds
+            a third state.
+        unit_forget_bias: bool (default True). Add 1 to the forget-gate bias at
+            initialisation (as Keras). Used only when neither ``forget_bias``
+            nor ``chrono_init`` is given.
+        forget_bias: float or None. Initial value of the forget-gate bias.
+        chrono_init: int or None. Chrono initialisation (Tallec & Ollivier
+            2018) for dependencies up to ``chrono_init`` steps:
+            ``b_f ~ log(U(1, chrono_init - 1))`` and ``b_i = -b_f``.
+        cell_clip: positive float or None. Clip ``c`` to
+            ``[-cell_clip, cell_clip]`` after each update.
+        layer_norm: bool (default False). Layer normalisation (Ba et al. 2016).
+        proj_units: positive int or None. Output projection (Sak et al. 2014);
+            ``h`` and the output have ``proj_units`` features.
+        zoneout_hidden, zoneout_cell: float in [0, 1) (default 0). Zoneout
+            rates (Krueger et al. 2016) of ``h`` and ``c``; fresh noise at every
+            step in training, expectation at inference.
+        peephole_initializer: initializer of the peephole vectors (default
+            ``"zeros"``).
+        projection_initializer: initializer of ``projection_kernel`` (default
+            ``"glorot_uniform"``).
+        **kwargs: the common arguments of `RecurrentCell` (activations,
+            initializers, regularizers, constraints, dropout,
+            recurrent_dropout, seed) and of `keras.layers.Layer`.
+
+    Example:
+
+    >>> import numpy as np, keras_rnnx
+    >>> cell = keras_rnnx.layers.LSTMCell(4, peephole=True)
+    >>> x = np.zeros((2, 3), "float32")
+    >>> h, (h2, c) = cell(x, cell.get_initial_state(2))
+    >>> h.shape
+    (2, 4)
+    """
+
+    def __init__(
+        self,
+        units,
+        peephole=False,
+        input_gate=True,
+        forget_gate=True,
+        output_gate=True,
+        input_activation=True,
+        output_activation=True,
+        coupled=False,
+        full_gate_recurrence=False,
+        unit_forget_bias=True,
+        forget_bias=None,
+        chrono_init=None,
+        cell_clip=None,
+        layer_norm=False,
+        proj_units=None,
+        zoneout_hidden=0.0,
+        zoneout_cell=0.0,
+        peephole_initializer="zeros",
+        projection_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        if coupled and not (input_gate and forget_gate):
+            raise ValueError(
+                "Argument `coupled=True` (CIFG: i = 1 - f) needs both gates, but "
+                f"received input_gate={input_gate}, forget_gate={forget_gate}. "
+                "Set input_gate=True and forget_gate=True, or coupled=False."
+            )
+        if chrono_init is not None and forget_bias is not None:
+            raise ValueError(
+                "Arguments `chrono_init` and `forget_bias` both set the forget-gate "
+                f"bias (received chrono_init={chrono_init}, forget_bias="
+                f"{forget_bias}). Pass only one of them."
+            )
+        if chrono_init is not None and (
+            isinstance(chrono_init, bool)
+            or not isinstance(chrono_init, int)
+            or chrono_init < 3
+        ):
+            raise ValueError(
+                "Argument `chrono_init` is the longest dependency length to expect, "
+                f"an int >= 3. Received: chrono_init={chrono_init!r}."
+            )
+        if (chrono_init is not None or forget_bias is not None) and not forget_gate:
+            raise ValueError(
+                "Arguments `chrono_init`/`forget_bias` initialise the forget gate, "
+                "but forget_gate=False. Remove them or set forget_gate=True."
+            )
+        if cell_clip is not None and not (
+            isinstance(cell_clip, (int, float)) and cell_clip > 0
+        ):
+            raise ValueError(
+                f"Argument `cell_clip` must be a positive float or None. Received: "
+                f"cell_clip={cell_clip!r}."
+            )
+        if proj_units is not None and (
+            isinstance(proj_units, bool) or not isinstance(proj_units, int) or proj_units <= 0
+        ):
+            raise ValueError(
+                "Argument `proj_units` must be a positive int or None. Received: "
+                f"proj_units={proj_units!r}."
+            )
+        if full_gate_recurrence and not (
+            (input_gate and not coupled) or forget_gate or output_gate
+        ):
+            raise ValueError(
+                "Argument `full_gate_recurrence=True` connects the sigmoid gates, "
+                "but this configuration has none. Enable a gate or set "
+                "full_gate_recurrence=False."
+            )
+        self.peephole = bool(peephole)
+        self.input_gate = bool(input_gate)
+        self.forget_gate = bool(forget_gate)
+        self.output_gate = bool(output_gate)
+        self.input_activation = bool(input_activation)
+        self.output_activation = bool(output_activation)
+        self.coupled = bool(coupled)
+        self.full_gate_recurrence = bool(full_gate_recurrence)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.chrono_init = chrono_init
+        self.cell_clip = None if cell_clip is None else float(cell_clip)
+        self.layer_norm = bool(layer_norm)
+        self.proj_units = proj_units
+        self.zoneout_hidden = _check_rate("zoneout_hidden", zoneout_hidden)
+        self.zoneout_cell = _check_rate("zoneout_cell", zoneout_cell)
+        self.peephole_initializer = initializers.get(peephole_initializer)
+        self.projection_initializer = initializers.get(projection_initializer)
+        self.structure = LSTMStructure(
+            units=units,
+            activation=self.activation,
+            recurrent_activation=self.recurrent_activation,
+            input_gate=self.input_gate,
+            forget_gate=self.forget_gate,
+            output_gate=self.output_gate,
+            input_activation=self.input_activation,
+            output_activation=self.output_activation,
+            coupled=self.coupled,
+            peephole=self.peephole,
+            full_gate_recurrence=self.full_gate_recurrence,
+            cell_clip=self.cell_clip,
+            layer_norm=self.layer_norm,
+            proj_units=self.proj_units,
+            zoneout_hidden=self.zoneout_hidden,
+            zoneout_cell=self.zoneout_cell,
+        )
+
+    def _bias_initializer(self, shape, dtype=None):
+        gates = self.structure.gates
+        u = self.units
+        blocks = {g: self.bias_initializer((u,), dtype=dtype) for g in gates}
+        if "f" in blocks:
+            if self.chrono_init is not None:
+                uniform = keras.random.uniform(
+                    (u,),
+                    minval=1.0,
+                    maxval=float(self.chrono_init - 1),
+                    dtype=dtype,
+                    seed=self.seed_generator,
+                )
+                blocks["f"] = ops.log(uniform)
+                if "i" in blocks:
+                    blocks["i"] = -blocks["f"]
+            elif self.forget_bias is not None:
+                blocks["f"] = ops.full((u,), self.forget_bias, dtype=dtype)
+            elif self.unit_forget_bias:
+                blocks["f"] = blocks["f"] + 1.0
+        return ops.concatenate([blocks[g] for g in gates], axis=0)
+
+    def build_weights(self, input_dim):
+        s = self.structure
+        width = len(s.gates) * self.units
+        self.add_param(
+            "kernel",
+            (input_dim, width),
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            self.kernel_constraint,
+        )
+        self.add_param(
+            "recurrent_kernel",
+            (s.output_size, width),
+            self.recurrent_initializer,
+            self.recurrent_regularizer,
+            self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.add_param(
+                "bias",
+                (width,),
+                self._bias_initializer,
+                self.bias_regularizer,
+                self.bias_constraint,
+            )
+        if self.peephole:
+            for gate, name in (
+                ("i", "input_peephole"),
+                ("f", "forget_peephole"),
+                ("o", "output_peephole"),
+            ):
+                if gate in s.gates:
+                    self.add_param(name, (self.units,), self.peephole_initializer)
+        if self.full_gate_recurrence:
+            k = len(s.sigmoid_gates) * self.units
+            self.add_param(
+                "gate_recurrent_kernel",
+                (k, k),
+                self.recurrent_initializer,
+                self.recurrent_regularizer,
+                self.recurrent_constraint,
+            )
+        if self.layer_norm:
+            for prefix, size in (("input", width), ("recurrent", width), ("cell", self.units)):
+                self.add_param(f"{prefix}_norm_gamma", (size,), "ones")
+                self.add_param(f"{prefix}_norm_beta", (size,), "zeros")
+        if self.proj_units:
+            self.add_param(
+                "projection_kernel",
+                (self.units, self.proj_units),
+                self.projection_initializer,
+            )
+
+    def input_projection(self, inputs, params):
+        return lstm_input_projection(inputs, params, self.structure)
+
+    def recurrence(self, projected, states, params, recurrent_mask=None, noise=None):
+        return lstm_recurrence(
+            projected, states, params, self.structure, recurrent_mask, noise
+        )
+
+    def get_config(self):
+        config = {
+            "peephole": self.peephole,
+            "input_gate": self.input_gate,
+            "forget_gate": self.forget_gate,
+            "output_gate": self.output_gate,
+            "input_activation": self.input_activation,
+            "output_activation": self.output_activation,
+            "coupled": self.coupled,
+            "full_gate_recurrence": self.full_gate_recurrence,
+            "unit_forget_bias": self.unit_forget_bias,
+            "forget_bias": self.forget_bias,
+            "chrono_init": self.chrono_init,
+            "cell_clip": self.cell_clip,
+            "layer_norm": self.layer_norm,
+            "proj_units": self.proj_units,
+            "zoneout_hidden": self.zoneout_hidden,
+            "zoneout_cell": self.zoneout_cell,
+            "peephole_initializer": initializers.serialize(self.peephole_initializer),
+            "projection_initializer": initializers.serialize(
+                self.projection_initializer
+            ),
+        }
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PeepholeLSTMCell(LSTMCell):
+    """`LSTMCell` with ``peephole=True`` by default (Gers & Schmidhuber 2000).
+
+    Greff et al.'s "vanilla" LSTM. Same arguments and weight layout as
+    `LSTMCell`, plus ``input_peephole``, ``forget_peephole`` and
+    ``output_peephole`` ``(units,)``.
+    """
+
+    def __init__(self, units, peephole=True, **kwargs):
+        super().__init__(units, peephole=peephole, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CIFGLSTMCell(LSTMCell):
+    """`LSTMCell` with ``coupled=True`` by default: ``i = 1 - f`` (CIFG).
+
+    The input gate has no weights: ``kernel`` has the three blocks f, c, o.
+    Greff et al.'s CIFG variant of the vanilla LSTM is
+    ``CIFGLSTMCell(units, peephole=True)``.
+    """
+
+    def __init__(self, units, coupled=True, **kwargs):
+        super().__init__(units, coupled=coupled, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LSTM(RecurrentLayer):
+    """Long Short-Term Memory layer with the whole Greff et al. family behind switches.
+
+    A drop-in replacement of `keras.layers.LSTM`: with default arguments it
+    has the same weight list (``kernel``, ``recurrent_kernel``, ``bias``, gate
+    order i, f, c, o) and computes the same outputs. The options of
+    `LSTMCell` (``peephole``, ``coupled``, ``input_gate``, ``forget_gate``,
+    ``output_gate``, ``input_activation``, ``output_activation``,
+    ``full_gate_recurrence``, ``forget_bias``, ``chrono_init``,
+    ``cell_clip``, ``layer_norm``, ``proj_units``, ``zoneout_hidden``,
+    ``zoneout_cell``) select the variant; its docstring has the equations and
+    the weight layout.
+
+    The input projections of all time steps are computed in one matmul before
+    the time loop, so the loop carries only the recurrent matmul.
+
+    Args:
+        units: positive int.
+        **kwargs: every argument of `LSTMCell`, and of `keras.layers.RNN`
+            (``return_sequences``, ``return_state``, ``go_backwards``,
+            ``stateful``, ``unroll``, ``zero_output_for_mask``), plus
+            ``activity_regularizer``, ``name``, ``dtype``, ``trainable``.
+
+    Example:
+
+    >>> import numpy as np, keras_rnnx
+    >>> layer = keras_rnnx.layers.LSTM(8, peephole=True, return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+    """
+
+    cell_class = LSTMCell
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PeepholeLSTM(LSTM):
+    """`LSTM` with peephole connections (``peephole=True`` by default).
+
+    See `PeepholeLSTMCell`.
+
+    >>> import numpy as np, keras_rnnx
+    >>> keras_rnnx.layers.PeepholeLSTM(8)(np.zeros((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    cell_class = PeepholeLSTMCell
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CIFGLSTM(LSTM):
+    """`LSTM` with coupled input and forget gates (``coupled=True`` by default).
+
+    See `CIFGLSTMCell`.
+
+    >>> import numpy as np, keras_rnnx
+    >>> keras_rnnx.layers.CIFGLSTM(8)(np.zeros((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    cell_class = CIFGLSTMCell
+
