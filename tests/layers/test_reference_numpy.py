@@ -33,9 +33,9 @@ B, T, D, U = 3, 5, 3, 4  # forward shapes
 GB, GT, GD, GU = 2, 4, 3, 4  # gradient shapes
 P = 3  # proj_units
 
-# id -> (layer class, layer options, reference options)
+# id -> options, given both to keras_rnnx.layers.LSTM and to the reference.
 LSTM_VARIANTS = {
-    "plain": ({}),
+    "plain": {},
     "peephole": dict(peephole=True),
     "NIG": dict(peephole=True, input_gate=False),
     "NFG": dict(peephole=True, forget_gate=False),
@@ -72,12 +72,13 @@ LSTM_VARIANTS = {
     ),
 }
 
-# The convenience classes: class, its implied reference options.
+# The convenience classes: id -> (class, layer options, reference options).
 LSTM_CLASSES = {
-    "PeepholeLSTM": (keras_rnnx.layers.PeepholeLSTM, dict(peephole=True)),
-    "CIFGLSTM": (keras_rnnx.layers.CIFGLSTM, dict(coupled=True)),
+    "PeepholeLSTM": (keras_rnnx.layers.PeepholeLSTM, {}, dict(peephole=True)),
+    "CIFGLSTM": (keras_rnnx.layers.CIFGLSTM, {}, dict(coupled=True)),
     "CIFGLSTM_peephole": (
         keras_rnnx.layers.CIFGLSTM,
+        dict(peephole=True),
         dict(coupled=True, peephole=True),
     ),
 }
@@ -91,11 +92,8 @@ def _lstm_cases():
                 keras_rnnx.layers.LSTM, dict(opts), dict(opts), id=f"LSTM-{name}"
             )
         )
-    for name, (cls, ref_opts) in LSTM_CLASSES.items():
-        layer_opts = {k: v for k, v in ref_opts.items() if k == "peephole"}
-        if cls is keras_rnnx.layers.PeepholeLSTM:
-            layer_opts = {}
-        cases.append(pytest.param(cls, layer_opts, dict(ref_opts), id=name))
+    for name, (cls, layer_opts, ref_opts) in LSTM_CLASSES.items():
+        cases.append(pytest.param(cls, layer_opts, ref_opts, id=name))
     return cases
 
 
@@ -228,7 +226,7 @@ def random_params(shapes, seed):
 def build_layer(model, input_dim, params):
     """Build the layer, check its weight list, load ``params``."""
     layer = model.make_layer()
-    layer(np.zeros((1, 2, input_dim), "float32"))
+    layer.build((None, T, input_dim))
     names = [w.name for w in layer.weights]
     assert len(names) == len(set(names)), names
     assert {n: tuple(w.shape) for n, w in zip(names, layer.weights)} == {
@@ -248,33 +246,48 @@ def random_states(sizes, batch, seed):
     return [(0.5 * rng.standard_normal((batch, s))).astype("float32") for s in sizes]
 
 
-def check_forward(model, input_dim, seed, with_initial_state=False, mask=None, batch=B):
+def check_forward(
+    model, input_dim, seed, initial_states=(False, True), mask=None, batch=B
+):
+    """Compare one built layer to the reference, for each initial-state mode.
+
+    ``initial_states``: for each entry, False = default (zero) initial state,
+    True = random non-zero initial state passed as ``initial_state``.
+    Returns the reference of the last mode.
+    """
     params = random_params(model.shapes, seed)
     layer = build_layer(model, input_dim, params)
+    p64 = {k: v.astype("float64") for k, v in params.items()}
     rng = np.random.RandomState(seed + 1)
     x = rng.standard_normal((batch, T, input_dim)).astype("float32")
-    kwargs = {}
-    init = None
-    if with_initial_state:
-        init = random_states(model.state_sizes, batch, seed + 2)
-        # the FGR state holds gate activations: keep it in (0, 1)
-        if len(init) > 2:
-            init[2] = 1.0 / (1.0 + np.exp(-2.0 * init[2]))
-        kwargs["initial_state"] = [keras.ops.convert_to_tensor(s) for s in init]
-    if mask is not None:
-        kwargs["mask"] = keras.ops.convert_to_tensor(mask)
-    result = layer(x, **kwargs)
-    got_seq, got_states = as_numpy(result[0]), [as_numpy(s) for s in result[1:]]
+    for with_initial_state in initial_states:
+        kwargs = {}
+        init = None
+        if with_initial_state:
+            init = random_states(model.state_sizes, batch, seed + 2)
+            # the FGR state holds gate activations: keep it in (0, 1)
+            if len(init) > 2:
+                init[2] = 1.0 / (1.0 + np.exp(-2.0 * init[2]))
+            kwargs["initial_state"] = [keras.ops.convert_to_tensor(s) for s in init]
+        if mask is not None:
+            kwargs["mask"] = keras.ops.convert_to_tensor(mask)
+        result = layer(x, **kwargs)
+        got_seq = as_numpy(result[0])
+        got_states = [as_numpy(s) for s in result[1:]]
 
-    p64 = {k: v.astype("float64") for k, v in params.items()}
-    init64 = None if init is None else [s.astype("float64") for s in init]
-    want_seq, want_states = model.forward(p64, x.astype("float64"), mask, init64)
+        init64 = None if init is None else [s.astype("float64") for s in init]
+        want_seq, want_states = model.forward(p64, x.astype("float64"), mask, init64)
 
-    assert got_seq.shape == want_seq.shape
-    np.testing.assert_allclose(got_seq, want_seq, rtol=RTOL, atol=ATOL)
-    assert len(got_states) == len(want_states)
-    for got, want in zip(got_states, want_states):
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+        what = "initial_state" if with_initial_state else "zero state"
+        assert got_seq.shape == want_seq.shape
+        np.testing.assert_allclose(
+            got_seq, want_seq, rtol=RTOL, atol=ATOL, err_msg=f"outputs ({what})"
+        )
+        assert len(got_states) == len(want_states)
+        for k, (got, want) in enumerate(zip(got_states, want_states)):
+            np.testing.assert_allclose(
+                got, want, rtol=RTOL, atol=ATOL, err_msg=f"state {k} ({what})"
+            )
     return want_seq, want_states
 
 
@@ -306,7 +319,7 @@ def backend_gradients(layer, x, weights_out, weights_states, mask=None):
             result, _ = layer.stateless_call(tv, non_trainable, x, **kwargs)
             return loss_of(result)
 
-        grads = jax.grad(f)(trainable)
+        grads = jax.jit(jax.grad(f))(trainable)
     else:
         pytest.skip(f"no gradient helper for backend {backend}")
     out = {}
@@ -383,12 +396,6 @@ def test_lstm_forward(cls, layer_opts, ref_opts):
 
 
 @pytest.mark.parametrize("cls, layer_opts, ref_opts", LSTM_CASES)
-def test_lstm_forward_initial_state(cls, layer_opts, ref_opts):
-    model = lstm_model(cls, layer_opts, ref_opts, D, U)
-    check_forward(model, D, seed=2, with_initial_state=True)
-
-
-@pytest.mark.parametrize("cls, layer_opts, ref_opts", LSTM_CASES)
 def test_lstm_gradients(cls, layer_opts, ref_opts):
     model = lstm_model(cls, layer_opts, ref_opts, GD, GU)
     check_gradients(model, GD, seed=3)
@@ -401,7 +408,9 @@ MASKED_LSTM = ["plain", "peephole", "CIFG", "FGR_peephole", "ln_proj_peephole", 
 def test_lstm_forward_masked(variant):
     opts = LSTM_VARIANTS[variant]
     model = lstm_model(keras_rnnx.layers.LSTM, opts, opts, D, U)
-    seq, states = check_forward(model, D, seed=4, mask=MASK, batch=MASK.shape[0])
+    seq, states = check_forward(
+        model, D, seed=4, initial_states=(False,), mask=MASK, batch=MASK.shape[0]
+    )
     # the fully masked row keeps its (zero) initial state and outputs zeros
     assert np.all(seq[2] == 0) and all(np.all(s[2] == 0) for s in states)
 
@@ -411,7 +420,7 @@ def test_lstm_forward_masked_right_padded_initial_state(variant):
     opts = LSTM_VARIANTS[variant]
     model = lstm_model(keras_rnnx.layers.LSTM, opts, opts, D, U)
     mask = np.array([[True] * 5, [True, True, True, False, False], [True] + [False] * 4])
-    check_forward(model, D, seed=5, with_initial_state=True, mask=mask, batch=3)
+    check_forward(model, D, seed=5, initial_states=(True,), mask=mask, batch=3)
 
 
 @pytest.mark.parametrize("variant", ["plain", "FGR_peephole", "everything"])
@@ -540,13 +549,6 @@ def test_other_forward(kind, arg, use_bias):
 
 
 @pytest.mark.parametrize("kind, arg, use_bias", OTHER_CASES)
-def test_other_forward_initial_state(kind, arg, use_bias):
-    d = other_input_dim(kind, arg, D, U)
-    model = other_model(kind, arg, use_bias, d, U)
-    check_forward(model, d, seed=12, with_initial_state=True)
-
-
-@pytest.mark.parametrize("kind, arg, use_bias", OTHER_CASES)
 def test_other_gradients(kind, arg, use_bias):
     d = other_input_dim(kind, arg, GD, GU)
     model = other_model(kind, arg, use_bias, d, GU)
@@ -557,7 +559,9 @@ def test_other_gradients(kind, arg, use_bias):
 def test_other_forward_masked(kind, arg, use_bias):
     d = other_input_dim(kind, arg, D, U)
     model = other_model(kind, arg, use_bias, d, U)
-    seq, states = check_forward(model, d, seed=14, mask=MASK, batch=MASK.shape[0])
+    seq, states = check_forward(
+        model, d, seed=14, initial_states=(False,), mask=MASK, batch=MASK.shape[0]
+    )
     assert np.all(seq[2] == 0) and np.all(states[0][2] == 0)
 
 

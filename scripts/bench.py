@@ -1,0 +1,518 @@
+"""Train-step throughput of the keras-rnnx layers beside Keras and a naive cell.
+
+A benchmark, not a test. For each layer configuration it builds the model
+``Input((T, D)) -> layer -> Dense(1)`` (Adam, MSE), runs one training step
+(tracing and compilation, timed apart as "first step"), a few warm-up steps,
+then times ``--steps`` calls of ``model.train_on_batch`` on one fixed random
+batch and reports the median. It does so with ``jit_compile=False`` and
+``jit_compile=True`` (``--jit``), each time on a fresh model.
+
+The contestants:
+
+- every keras-rnnx configuration: `LSTM` plain and with each option of
+  Greff et al. (peephole, CIFG, NIG, NFG, NOG, NIAF, NOAF, FGR), layer_norm,
+  proj_units, cell_clip, zoneout; `GRU` in both reset modes; MUT1, MUT2, MUT3;
+- the Keras layers they replace: ``keras.layers.LSTM``, ``keras.layers.GRU``
+  (both ``reset_after`` modes);
+- ``keras.layers.RNN(cell)`` around a naive cell written below: one separate
+  matmul per gate and per input, nothing hoisted out of the time loop (a naive
+  peephole LSTM and a naive GRU, a reasonable first implementation).
+
+Ratios are speed-ups, ``reference ms / config ms``: above 1 the configuration
+is faster than the reference. LSTM-family rows are compared with
+``keras.layers.LSTM`` and the naive peephole LSTM; GRU rows with the
+``keras.layers.GRU`` of the same ``reset_after`` and the naive GRU; MUT rows
+with ``keras.layers.GRU`` (reset_after=True) and the naive GRU (MUTs are
+two-gate cells like the GRU). MUT1 and MUT2 add the input to a pre-activation
+and need input size == units, so their rows use ``D = units`` (shown in the
+``D`` column); every other row uses ``--features``.
+
+The script runs on the backend of ``KERAS_BACKEND`` (TensorFlow or JAX). On
+TensorFlow, jit off is a ``tf.function`` graph and jit on adds XLA; on JAX,
+jit on is ``jax.jit`` and jit off runs the train step op by op.
+
+Usage:
+
+    KERAS_BACKEND=tensorflow python scripts/bench.py               # all, ~defaults
+    python scripts/bench.py --steps 2 --timesteps 10 --only lstm,gru  # smoke run
+    python scripts/bench.py --jit on --json bench.json
+    python scripts/bench.py --list
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_rnnx
+
+# -- naive cells -------------------------------------------------------------
+
+
+class NaivePeepholeLSTMCell(keras.layers.Layer):
+    """A peephole LSTM cell as a first implementation would write it.
+
+    One kernel, recurrent kernel and bias per gate (i, f, c, o), eight matmuls
+    per step, all inside the step; peepholes ``p_i * c'``, ``p_f * c'``,
+    ``p_o * c``. For use in ``keras.layers.RNN``.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = [units, units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        for gate in "ifco":
+            bias_init = "ones" if gate == "f" else "zeros"
+            setattr(self, f"w_{gate}", self.add_weight((d, u), "glorot_uniform", name=f"w_{gate}"))
+            setattr(self, f"u_{gate}", self.add_weight((u, u), "orthogonal", name=f"u_{gate}"))
+            setattr(self, f"b_{gate}", self.add_weight((u,), bias_init, name=f"b_{gate}"))
+        for gate in "ifo":
+            setattr(self, f"p_{gate}", self.add_weight((u,), "zeros", name=f"p_{gate}"))
+
+    def call(self, inputs, states):
+        h, c = states
+        i = ops.sigmoid(
+            ops.matmul(inputs, self.w_i) + ops.matmul(h, self.u_i) + self.b_i + self.p_i * c
+        )
+        f = ops.sigmoid(
+            ops.matmul(inputs, self.w_f) + ops.matmul(h, self.u_f) + self.b_f + self.p_f * c
+        )
+        g = ops.tanh(ops.matmul(inputs, self.w_c) + ops.matmul(h, self.u_c) + self.b_c)
+        c = f * c + i * g
+        o = ops.sigmoid(
+            ops.matmul(inputs, self.w_o) + ops.matmul(h, self.u_o) + self.b_o + self.p_o * c
+        )
+        h = o * ops.tanh(c)
+        return h, [h, c]
+
+
+class NaiveGRUCell(keras.layers.Layer):
+    """A GRU cell (Cho et al. 2014, reset before the matmul) written naively.
+
+    One kernel, recurrent kernel and bias per gate (z, r, h), six matmuls per
+    step, all inside the step. For use in ``keras.layers.RNN``.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        for gate in "zrh":
+            setattr(self, f"w_{gate}", self.add_weight((d, u), "glorot_uniform", name=f"w_{gate}"))
+            setattr(self, f"u_{gate}", self.add_weight((u, u), "orthogonal", name=f"u_{gate}"))
+            setattr(self, f"b_{gate}", self.add_weight((u,), "zeros", name=f"b_{gate}"))
+
+    def call(self, inputs, states):
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        z = ops.sigmoid(ops.matmul(inputs, self.w_z) + ops.matmul(h, self.u_z) + self.b_z)
+        r = ops.sigmoid(ops.matmul(inputs, self.w_r) + ops.matmul(h, self.u_r) + self.b_r)
+        g = ops.tanh(ops.matmul(inputs, self.w_h) + ops.matmul(r * h, self.u_h) + self.b_h)
+        h = z * h + (1.0 - z) * g
+        return h, [h]
+
+
+# -- configurations ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One benchmarked layer.
+
+    Attributes:
+        name: the key of ``--only``.
+        make_layer: ``make_layer(units) -> keras.layers.Layer``.
+        keras_ref: name of the Keras layer this row is compared with.
+        naive_ref: name of the naive ``RNN(cell)`` this row is compared with.
+        input_is_units: use ``D = units`` instead of ``--features`` (MUT1/2).
+    """
+
+    name: str
+    make_layer: object
+    keras_ref: str
+    naive_ref: str
+    input_is_units: bool = False
+
+
+def _rnnx_lstm(**options):
+    return lambda units: keras_rnnx.layers.LSTM(units, **options)
+
+
+_L, _NL = "keras_lstm", "naive_peephole_lstm"
+_G, _GB, _NG = "keras_gru", "keras_gru_reset_before", "naive_gru"
+
+CONFIGS = {
+    c.name: c
+    for c in (
+        Config(_L, lambda u: keras.layers.LSTM(u), _L, _NL),
+        Config(_NL, lambda u: keras.layers.RNN(NaivePeepholeLSTMCell(u)), _L, _NL),
+        Config("lstm", _rnnx_lstm(), _L, _NL),
+        Config("peephole", _rnnx_lstm(peephole=True), _L, _NL),
+        Config("cifg", _rnnx_lstm(coupled=True), _L, _NL),
+        Config("nig", _rnnx_lstm(input_gate=False), _L, _NL),
+        Config("nfg", _rnnx_lstm(forget_gate=False), _L, _NL),
+        Config("nog", _rnnx_lstm(output_gate=False), _L, _NL),
+        Config("niaf", _rnnx_lstm(input_activation=False), _L, _NL),
+        Config("noaf", _rnnx_lstm(output_activation=False), _L, _NL),
+        Config("fgr", _rnnx_lstm(full_gate_recurrence=True), _L, _NL),
+        Config("layer_norm", _rnnx_lstm(layer_norm=True), _L, _NL),
+        Config(
+            "proj_units",
+            lambda u: keras_rnnx.layers.LSTM(u, proj_units=max(1, u // 2)),
+            _L,
+            _NL,
+        ),
+        Config("cell_clip", _rnnx_lstm(cell_clip=3.0), _L, _NL),
+        Config("zoneout", _rnnx_lstm(zoneout_hidden=0.1, zoneout_cell=0.1), _L, _NL),
+        Config(_G, lambda u: keras.layers.GRU(u, reset_after=True), _G, _NG),
+        Config(_GB, lambda u: keras.layers.GRU(u, reset_after=False), _GB, _NG),
+        Config(_NG, lambda u: keras.layers.RNN(NaiveGRUCell(u)), _G, _NG),
+        Config("gru", lambda u: keras_rnnx.layers.GRU(u, reset_after=True), _G, _NG),
+        Config(
+            "gru_reset_before",
+            lambda u: keras_rnnx.layers.GRU(u, reset_after=False),
+            _GB,
+            _NG,
+        ),
+        Config("mut1", keras_rnnx.layers.MUT1, _G, _NG, input_is_units=True),
+        Config("mut2", keras_rnnx.layers.MUT2, _G, _NG, input_is_units=True),
+        Config("mut3", keras_rnnx.layers.MUT3, _G, _NG),
+    )
+}
+"""Every configuration, in table order. proj_units uses units // 2;
+cell_clip 3.0; zoneout 0.1 on h and c."""
+
+MODES = {"off": False, "on": True}
+
+# -- measurement -------------------------------------------------------------
+
+
+def build_model(config, timesteps, features, units):
+    """``Input((T, D)) -> layer -> Dense(1)``, compiled later per jit mode."""
+    return keras.Sequential(
+        [
+            keras.Input((timesteps, features)),
+            config.make_layer(units),
+            keras.layers.Dense(1),
+        ],
+        name=config.name,
+    )
+
+
+def measure(config, mode, args):
+    """Time the train step of ``config`` in jit ``mode`` ("off" or "on").
+
+    Returns a dict with ``first_step_s`` (tracing + compilation + one step),
+    ``median_ms``, ``mean_ms``, ``min_ms``, ``max_ms`` and ``steps_ms``.
+
+    Raises:
+        RuntimeError: if Keras refused ``jit_compile=True`` for this model
+            (it would otherwise silently fall back to no jit).
+    """
+    features = args.units if config.input_is_units else args.features
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = ops.convert_to_tensor(
+        rng.standard_normal((args.batch, args.timesteps, features), dtype=np.float32)
+    )
+    y = ops.convert_to_tensor(rng.standard_normal((args.batch, 1), dtype=np.float32))
+    model = build_model(config, args.timesteps, features, args.units)
+    model.compile(optimizer="adam", loss="mse", jit_compile=MODES[mode])
+    if bool(model.jit_compile) != MODES[mode]:
+        raise RuntimeError(
+            f"Keras set jit_compile={model.jit_compile!r} for '{config.name}' "
+            f"although {MODES[mode]} was requested (see the Keras warning above). "
+            f"Run with --jit off, or leave '{config.name}' out with --only."
+        )
+    start = time.perf_counter()
+    model.train_on_batch(x, y)
+    first = time.perf_counter() - start
+    for _ in range(args.warmup):
+        model.train_on_batch(x, y)
+    steps = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        steps.append((time.perf_counter() - start) * 1e3)
+    return {
+        "params": model.count_params(),
+        "features": features,
+        "first_step_s": first,
+        "median_ms": statistics.median(steps),
+        "mean_ms": statistics.fmean(steps),
+        "min_ms": min(steps),
+        "max_ms": max(steps),
+        "steps_ms": steps,
+    }
+
+
+def _ratio(reference, value):
+    if reference is None or value is None:
+        return None
+    return reference / value
+
+
+def add_ratios(results):
+    """Add the speed-ups vs Keras (each mode) and vs the naive cell (jit off)."""
+    for row in results.values():
+        config = CONFIGS[row["name"]]
+        keras_row = results.get(config.keras_ref)
+        naive_row = results.get(config.naive_ref)
+        row["speedup_vs_keras"] = {
+            mode: _ratio(
+                keras_row and keras_row["modes"].get(mode, {}).get("median_ms"),
+                row["modes"].get(mode, {}).get("median_ms"),
+            )
+            for mode in MODES
+        }
+        row["speedup_vs_naive_off"] = _ratio(
+            naive_row and naive_row["modes"].get("off", {}).get("median_ms"),
+            row["modes"].get("off", {}).get("median_ms"),
+        )
+        row["keras_ref"] = config.keras_ref
+        row["naive_ref"] = config.naive_ref
+
+
+def format_table(results):
+    """The results as a plain-text table, in `CONFIGS` order."""
+    header = (
+        "config",
+        "D",
+        "params",
+        "off ms/step",
+        "on ms/step",
+        "on 1st step s",
+        "vs Keras off",
+        "vs Keras on",
+        "vs naive off",
+    )
+
+    def num(value, fmt):
+        return "-" if value is None else format(value, fmt)
+
+    rows = []
+    for row in results.values():
+        off = row["modes"].get("off", {})
+        on = row["modes"].get("on", {})
+        rows.append(
+            (
+                row["name"],
+                str(row["features"]),
+                f"{row['params']:,}",
+                num(off.get("median_ms"), ".1f"),
+                num(on.get("median_ms"), ".1f"),
+                num(on.get("first_step_s"), ".1f"),
+                num(row["speedup_vs_keras"]["off"], ".2f"),
+                num(row["speedup_vs_keras"]["on"], ".2f"),
+                num(row["speedup_vs_naive_off"], ".2f"),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _environment():
+    env = {
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "keras_rnnx": keras_rnnx.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+    }
+    if env["backend"] == "tensorflow":
+        import tensorflow as tf
+
+        env["tensorflow"] = tf.__version__
+        env["devices"] = [d.name for d in tf.config.list_physical_devices()]
+    else:
+        import jax
+
+        env["jax"] = jax.__version__
+        env["devices"] = [str(d) for d in jax.devices()]
+    return env
+
+
+# -- command line ------------------------------------------------------------
+
+
+def _int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an int >= {minimum}, received {text!r}."
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected an int >= {minimum}, received {value}."
+            )
+        return value
+
+    return parse
+
+
+def _config_names(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown or missing configuration(s) {', '.join(unknown) or text!r}; "
+            f"choose among: {', '.join(CONFIGS)} (see --list)."
+        )
+    return names
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0]
+        + " Runs on the backend of KERAS_BACKEND (tensorflow or jax).",
+        epilog="Ratios are reference ms / config ms: > 1 means faster than the "
+        "reference. --only adds the Keras and naive references of the chosen "
+        "configurations.",
+    )
+    parser.add_argument("--steps", type=_int_at_least(1), default=10,
+                        help="timed train steps per configuration and mode "
+                        "(default: %(default)s)")
+    parser.add_argument("--warmup", type=_int_at_least(0), default=2,
+                        help="untimed steps after the first (compiling) one "
+                        "(default: %(default)s)")
+    parser.add_argument("--only", type=_config_names, default=None,
+                        metavar="NAME[,NAME...]",
+                        help="benchmark only these configurations (and their "
+                        "references); default: all")
+    parser.add_argument("--batch", type=_int_at_least(1), default=64,
+                        help="batch size B (default: %(default)s)")
+    parser.add_argument("--timesteps", type=_int_at_least(1), default=100,
+                        help="sequence length T (default: %(default)s)")
+    parser.add_argument("--features", type=_int_at_least(1), default=64,
+                        help="input features D, except MUT1/MUT2 which use "
+                        "D = units (default: %(default)s)")
+    parser.add_argument("--units", type=_int_at_least(1), default=256,
+                        help="units U (default: %(default)s)")
+    parser.add_argument("--jit", choices=("off", "on", "both"), default="both",
+                        help="jit_compile modes to run (default: %(default)s)")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="also write every measurement to this JSON file")
+    parser.add_argument("--list", action="store_true",
+                        help="print the configuration names and exit")
+    return parser  # fmt: skip
+
+
+def selected_configs(only):
+    """The requested configurations plus their references, in table order."""
+    if only is None:
+        return list(CONFIGS)
+    wanted = set(only)
+    for name in only:
+        wanted.update((CONFIGS[name].keras_ref, CONFIGS[name].naive_ref))
+    return [name for name in CONFIGS if name in wanted]
+
+
+class _DropRetracingWarning(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning, only that.
+
+    Every measurement compiles a new model whose ``tf.function``s come from
+    the same Keras code, which TensorFlow counts as retracing one function.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def main(argv=None):
+    logging.getLogger("tensorflow").addFilter(_DropRetracingWarning())
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(CONFIGS))
+        return 0
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        parser.error(
+            f"the {backend!r} backend is not supported; set KERAS_BACKEND to "
+            "tensorflow or jax."
+        )
+    if args.json:
+        json_dir = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(json_dir):
+            parser.error(f"argument --json: directory {json_dir!r} does not exist.")
+    modes = ["off", "on"] if args.jit == "both" else [args.jit]
+    names = selected_configs(args.only)
+    env = _environment()
+    meaning = {
+        "tensorflow": "off = tf.function graph, on = tf.function + XLA",
+        "jax": "off = op by op (no jax.jit), on = jax.jit",
+    }[backend]
+    print(
+        f"keras-rnnx bench: backend {backend} ({meaning}); B={args.batch}, "
+        f"T={args.timesteps}, D={args.features} (MUT1/MUT2: D={args.units}), "
+        f"U={args.units}; {args.steps} timed steps after 1 + {args.warmup} "
+        f"warm-up; {env['cpu_count']} CPUs, devices {env['devices']}.",
+        flush=True,
+    )
+    results = {}
+    total_start = time.perf_counter()
+    for index, name in enumerate(names, start=1):
+        row = {"name": name, "modes": {}}
+        for mode in modes:
+            m = measure(CONFIGS[name], mode, args)
+            row["params"], row["features"] = m.pop("params"), m.pop("features")
+            row["modes"][mode] = m
+            print(
+                f"[{index}/{len(names)}] {name} jit {mode}: first step "
+                f"{m['first_step_s']:.2f} s, median {m['median_ms']:.1f} ms/step",
+                file=sys.stderr,
+                flush=True,
+            )
+        results[name] = row
+    add_ratios(results)
+    print()
+    print(format_table(results))
+    print(
+        "\nRatios: reference ms / config ms (> 1 = faster than the reference). "
+        "LSTM rows vs keras_lstm and naive_peephole_lstm; GRU rows vs the "
+        "keras GRU of the same reset_after and naive_gru; MUT rows vs keras_gru "
+        "and naive_gru. 'on 1st step s' = trace + compile + one step with jit "
+        f"on. Total wall time {time.perf_counter() - total_start:.0f} s."
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"environment": env, "arguments": vars(args), "results": results},
+                f,
+                indent=2,
+            )
+        print(f"Wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Tests of the ``rnnx`` command line and of `keras_rnnx.demo`."""
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_rnnx import cli
+from keras_rnnx import demo
+
+
+def test_rnnx_help_in_a_subprocess():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_rnnx.cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: rnnx")
+    assert "demo" in result.stdout
+
+
+def test_help_exits_zero(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_demo_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "--timesteps",
+        "--epochs",
+        "--samples",
+        "--units",
+        "--only",
+        "--seed",
+        "--batch-size",
+        "--learning-rate",
+    ):
+        assert flag in out
+    for name in demo.VARIANTS:
+        assert name in out
+
+
+def test_tiny_demo_prints_the_table(capsys):
+    status = cli.main(
+        [
+            "demo",
+            "--timesteps", "10",
+            "--samples", "64",
+            "--epochs", "1",
+            "--only", "lstm,gru",
+        ]
+    )  # fmt: skip
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "T=10" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("name "))
+    for column in ("params", "test MSE", "samples/s", "wall s"):
+        assert column in lines[header]
+    rows = {line.split()[0]: line for line in lines[header + 2 : header + 4]}
+    assert set(rows) == {"lstm", "gru"}
+    assert "peephole" not in out
+    # keras-rnnx LSTM(32) on 2 features + Dense(1): 4*32*(2+32+1) + 33 = 4513.
+    assert "4,513" in rows["lstm"]
+    for line in rows.values():
+        mse = float(line.replace(" *", "").split()[-3])
+        assert math.isfinite(mse) and mse >= 0.0
+    assert "trivial baseline" in out
+    assert "Total wall time" in out
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["demo", "--epochs", "0"], "--epochs"),
+        (["demo", "--timesteps", "1"], "--timesteps"),
+        (["demo", "--samples", "many"], "--samples"),
+        (["demo", "--units", "-3"], "--units"),
+        (["demo", "--seed", "-1"], "--seed"),
+        (["demo", "--batch-size", "0"], "--batch-size"),
+        (["demo", "--learning-rate", "0"], "--learning-rate"),
+        (["demo", "--only", "lstm,nope"], "--only"),
+        (["demo", "--only", ","], "--only"),
+        (["demo", "--no-such-flag"], "--no-such-flag"),
+        ([], "COMMAND"),
+        (["train"], "train"),
+    ],
+)
+def test_bad_arguments_exit_2_and_name_the_flag(argv, flag, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", list(demo.VARIANTS))
+def test_every_variant_builds_and_predicts(name):
+    model = demo.build_model(demo.VARIANTS[name], timesteps=6, units=4)
+    out = model.predict(np.zeros((3, 6, 2), "float32"), verbose=0)
+    assert out.shape == (3, 1)
+    assert model.count_params() > 0
+
+
+def test_mut1_and_mut2_get_an_input_projection():
+    for name in ("mut1", "mut2"):
+        model = demo.build_model(demo.VARIANTS[name], timesteps=6, units=4)
+        assert model.layers[0].name == "input_projection"
+    model = demo.build_model(demo.VARIANTS["mut3"], timesteps=6, units=4)
+    assert all(layer.name != "input_projection" for layer in model.layers)
+
+
+def test_run_demo_rejects_unknown_and_empty_only():
+    with pytest.raises(ValueError, match="`only`.*'nope'"):
+        demo.run_demo(only=["nope"])
+    with pytest.raises(ValueError, match="`only` is empty"):
+        demo.run_demo(only=[])
+
+
+def test_format_table_sorts_and_marks_the_baseline():
+    results = [
+        {"name": "slow", "description": "a", "params": 1234, "test_mse": 0.5,
+         "samples_per_s": None, "wall_s": 2.0},
+        {"name": "good", "description": "b", "params": 10, "test_mse": 0.01,
+         "samples_per_s": 1500.4, "wall_s": 1.25},
+    ]  # fmt: skip
+    table = demo.format_table(results).splitlines()
+    assert table[2].startswith("good")
+    assert "0.0100 *" in table[2]
+    assert "1500" in table[2]
+    assert table[3].startswith("slow")
+    assert "0.5000 *" not in table[3]
+    assert table[3].split()[-2] == "-"
+    assert "1,234" in table[3]
+    assert "0.1667" in table[-1]
