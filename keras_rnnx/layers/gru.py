@@ -35,7 +35,7 @@ class GRUCell(RecurrentCell):
     >>> import numpy as np, keras_rnnx
     >>> cell = keras_rnnx.layers.GRUCell(4)
     >>> h, _ = cell(np.zeros((2, 3), "float32"), cell.get_initial_state(2))
-    >>> h.shape
+    >>> tuple(h.shape)
     (2, 4)
     """
 
@@ -97,7 +97,7 @@ class GRU(RecurrentLayer):
         **kwargs: every argument of `GRUCell` and of `keras.layers.RNN`.
 
     >>> import numpy as np, keras_rnnx
-    >>> keras_rnnx.layers.GRU(8)(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(keras_rnnx.layers.GRU(8)(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 

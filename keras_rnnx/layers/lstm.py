@@ -89,7 +89,7 @@ class LSTMCell(RecurrentCell):
     >>> cell = keras_rnnx.layers.LSTMCell(4, peephole=True)
     >>> x = np.zeros((2, 3), "float32")
     >>> h, (h2, c) = cell(x, cell.get_initial_state(2))
-    >>> h.shape
+    >>> tuple(h.shape)
     (2, 4)
     """
 
@@ -365,7 +365,7 @@ class LSTM(RecurrentLayer):
 
     >>> import numpy as np, keras_rnnx
     >>> layer = keras_rnnx.layers.LSTM(8, peephole=True, return_sequences=True)
-    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
     (2, 5, 8)
     """
 
@@ -379,7 +379,7 @@ class PeepholeLSTM(LSTM):
     See `PeepholeLSTMCell`.
 
     >>> import numpy as np, keras_rnnx
-    >>> keras_rnnx.layers.PeepholeLSTM(8)(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(keras_rnnx.layers.PeepholeLSTM(8)(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 
@@ -393,7 +393,7 @@ class CIFGLSTM(LSTM):
     See `CIFGLSTMCell`.
 
     >>> import numpy as np, keras_rnnx
-    >>> keras_rnnx.layers.CIFGLSTM(8)(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(keras_rnnx.layers.CIFGLSTM(8)(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 

@@ -105,7 +105,7 @@ def _mut_pair(variant):
             f"    >>> import numpy as np, keras_rnnx\n"
             f"    >>> cell = keras_rnnx.layers.{cell_name}(3)\n"
             f"    >>> h, _ = cell(np.zeros((2, 3), 'float32'), cell.get_initial_state(2))\n"
-            f"    >>> h.shape\n    (2, 3)\n",
+            f"    >>> tuple(h.shape)\n    (2, 3)\n",
             "__module__": __name__,
         },
     )
@@ -118,7 +118,7 @@ def _mut_pair(variant):
             f"    Equations and weight layout: see `MUTCell`. Takes every argument of\n"
             f"    `RecurrentCell` and of `keras.layers.RNN`.\n\n"
             f"    >>> import numpy as np, keras_rnnx\n"
-            f"    >>> keras_rnnx.layers.MUT{variant}(3)(np.zeros((2, 5, 3), 'float32')).shape\n"
+            f"    >>> tuple(keras_rnnx.layers.MUT{variant}(3)(np.zeros((2, 5, 3), 'float32')).shape)\n"
             f"    (2, 3)\n",
             "__module__": __name__,
         },
