@@ -68,7 +68,7 @@ def test_tiny_demo_prints_the_table(capsys):
     assert "T=10" in out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("name "))
-    for column in ("params", "test MSE", "samples/s", "wall s"):
+    for column in ("params", "test MSE", "/ baseline", "samples/s", "wall s"):
         assert column in lines[header]
     rows = {line.split()[0]: line for line in lines[header + 2 : header + 4]}
     assert set(rows) == {"lstm", "gru"}
@@ -76,9 +76,10 @@ def test_tiny_demo_prints_the_table(capsys):
     # keras-rnnx LSTM(32) on 2 features + Dense(1): 4*32*(2+32+1) + 33 = 4513.
     assert "4,513" in rows["lstm"]
     for line in rows.values():
-        mse = float(line.replace(" *", "").split()[-3])
+        mse, ratio = (float(v) for v in line.split()[-4:-2])
         assert math.isfinite(mse) and mse >= 0.0
-    assert "trivial baseline" in out
+        assert ratio == pytest.approx(mse / 0.1667, rel=0.1)
+    assert "always predicting 1.0" in out
     assert "Total wall time" in out
 
 
@@ -129,19 +130,15 @@ def test_run_demo_rejects_unknown_and_empty_only():
         demo.run_demo(only=[])
 
 
-def test_format_table_sorts_and_marks_the_baseline():
+def test_format_table_sorts_and_divides_by_the_baseline():
     results = [
-        {"name": "slow", "description": "a", "params": 1234, "test_mse": 0.5,
-         "samples_per_s": None, "wall_s": 2.0},
-        {"name": "good", "description": "b", "params": 10, "test_mse": 0.01,
-         "samples_per_s": 1500.4, "wall_s": 1.25},
+        {"name": "slow", "description": "a b", "params": 1234, "test_mse": 0.5,
+         "baseline_mse": 0.25, "samples_per_s": None, "wall_s": 2.0},
+        {"name": "good", "description": "c", "params": 10, "test_mse": 0.01,
+         "baseline_mse": 0.25, "samples_per_s": 1500.4, "wall_s": 1.25},
     ]  # fmt: skip
     table = demo.format_table(results).splitlines()
-    assert table[2].startswith("good")
-    assert "0.0100 *" in table[2]
-    assert "1500" in table[2]
-    assert table[3].startswith("slow")
-    assert "0.5000 *" not in table[3]
-    assert table[3].split()[-2] == "-"
-    assert "1,234" in table[3]
-    assert "0.1667" in table[-1]
+    assert table[0].split()[:2] == ["name", "layer"]
+    assert table[2].split() == ["good", "c", "10", "0.0100", "0.040", "1500", "1.2"]
+    assert table[3].split() == ["slow", "a", "b", "1,234", "0.5000", "2.000", "-", "2.0"]
+    assert "(0.2500; 1/6 in expectation)" in table[-1]

@@ -191,6 +191,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             recurrent_mask = self.get_recurrent_dropout_mask(states[0])
         noise = None
         if training and self.noise_size:
+            _check_noise_outside_jax_loop(self, inputs)
             noise = self.draw_noise(
                 (ops.shape(inputs)[0], self.noise_size), inputs.dtype
             )
@@ -222,6 +223,27 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
+
+
+def _check_noise_outside_jax_loop(cell, inputs):
+    """Per-step noise cannot be drawn inside a traced JAX loop: say so clearly.
+
+    Zoneout needs fresh noise at every step. keras-rnnx layers draw it for all
+    steps before their loop; a bare cell inside `keras.layers.RNN` would have to
+    draw it inside `lax.scan`, where a stateful seed generator cannot advance.
+    """
+    if keras.backend.backend() != "jax":
+        return
+    import jax
+
+    if isinstance(inputs, jax.core.Tracer):
+        raise ValueError(
+            f"{type(cell).__name__} with zoneout cannot draw its per-step noise "
+            "inside a traced JAX loop (keras.layers.RNN on the JAX backend). Use "
+            "the keras-rnnx sequence layer (e.g. keras_rnnx.layers.LSTM(..., "
+            "zoneout_hidden=...)), which draws the noise for all steps before "
+            "its loop, or the TensorFlow backend, or zoneout_hidden=zoneout_cell=0."
+        )
 
 
 @functools.lru_cache(maxsize=None)

@@ -365,3 +365,22 @@ def test_serializable_names_are_registered():
 
 def test_package_version():
     assert keras_rnnx.__version__
+
+
+def test_zoneout_cell_inside_keras_rnn():
+    """TF: the bare cell trains in `keras.layers.RNN`; JAX: a clear error."""
+    x = np.random.RandomState(0).randn(4, 6, 3).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            keras.layers.RNN(layers.LSTMCell(4, zoneout_hidden=0.3)),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile("adam", "mse")
+    if keras.backend.backend() == "jax":
+        with pytest.raises(ValueError, match="keras_rnnx.layers.LSTM"):
+            model.fit(x, np.ones((4, 1)), epochs=1, verbose=0)
+    else:
+        history = model.fit(x, np.ones((4, 1)), epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])

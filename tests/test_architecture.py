@@ -1,0 +1,71 @@
+"""The package's layering reads from its folders, and nothing imports upward.
+
+ops (bottom) <- layers <- datasets, zoo, tuner <- cli, demo (top).
+"""
+
+import ast
+import pathlib
+
+import keras
+
+import keras_rnnx
+from keras_rnnx.ops import keras_internals
+
+PACKAGE = pathlib.Path(keras_rnnx.__file__).parent
+
+LEVELS = {
+    "version": 0,
+    "ops": 0,
+    "layers": 1,
+    "datasets": 2,
+    "zoo": 2,
+    "tuner": 2,
+    "cli": 3,
+    "demo": 3,
+}
+
+
+def _level(module_parts):
+    return LEVELS[module_parts[0]]
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+
+
+def test_no_module_imports_a_higher_level():
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        own = _level(parts)
+        for name in _imports(path):
+            if not name.startswith("keras_rnnx."):
+                continue
+            target = name.split(".")[1:]
+            if _level(target) > own:
+                violations.append(f"{'/'.join(parts)} imports {name}")
+    assert not violations, violations
+
+
+def test_every_subpackage_has_a_level():
+    for path in PACKAGE.iterdir():
+        if path.name.startswith("_") or path.name == "__pycache__":
+            continue
+        assert path.stem in LEVELS, f"{path.name} has no level in LEVELS"
+
+
+def test_keras_internals_still_match_keras():
+    """The two private Keras pieces we rely on are the ones `keras.layers.RNN` uses."""
+    from keras.src.layers.rnn import rnn as keras_rnn_module
+
+    assert keras_rnn_module.DropoutRNNCell is keras_internals.DropoutRNNCell
+    assert callable(keras_internals.backend_rnn)
+    assert keras.layers.RNN.inner_loop is not None
