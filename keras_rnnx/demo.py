@@ -116,6 +116,13 @@ class _ThroughputTimer(keras.callbacks.Callback):
         self.train_end = time.perf_counter()
 
 
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"Argument `{name}` must be an int >= 1. Received: {name}={value!r}."
+        )
+
+
 def _resolve_names(only):
     if only is None:
         return list(VARIANTS)
@@ -175,10 +182,25 @@ def run_demo(
         a single batch), ``wall_s`` (build, training and scoring).
 
     Raises:
-        ValueError: for an unknown or empty ``only`` or an argument of
-            `adding_problem` out of range.
+        ValueError: for an unknown or empty ``only`` or an argument out of
+            range; the message names the argument.
     """
     names = _resolve_names(only)
+    for name, value in (
+        ("epochs", epochs),
+        ("samples", samples),
+        ("units", units),
+        ("batch_size", batch_size),
+        ("test_samples", test_samples),
+    ):
+        _check_positive_int(name, value)
+    if isinstance(learning_rate, bool) or not (
+        isinstance(learning_rate, (int, float)) and learning_rate > 0
+    ):
+        raise ValueError(
+            "Argument `learning_rate` must be a positive float. Received: "
+            f"learning_rate={learning_rate!r}. Pass e.g. learning_rate=0.01."
+        )
     x, y = adding_problem(samples, timesteps, seed)
     x_test, y_test = adding_problem(test_samples, timesteps, seed + 1)
     baseline_mse = float(np.mean((y_test.astype(np.float64) - 1.0) ** 2))

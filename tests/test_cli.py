@@ -130,12 +130,29 @@ def test_run_demo_rejects_unknown_and_empty_only():
         demo.run_demo(only=[])
 
 
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(units=2.5), "units"),
+        (dict(batch_size=True), "batch_size"),
+        (dict(test_samples=0), "test_samples"),
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(timesteps=1), "timesteps"),
+        (dict(samples=0), "samples"),
+    ],
+)
+def test_run_demo_rejects_bad_arguments_before_training(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        demo.run_demo(only=["lstm"], **kwargs)
+
+
 def test_format_table_sorts_and_divides_by_the_baseline():
     results = [
         {"name": "slow", "description": "a b", "params": 1234, "test_mse": 0.5,
          "baseline_mse": 0.25, "samples_per_s": None, "wall_s": 2.0},
         {"name": "good", "description": "c", "params": 10, "test_mse": 0.01,
-         "baseline_mse": 0.25, "samples_per_s": 1500.4, "wall_s": 1.25},
+         "baseline_mse": 0.25, "samples_per_s": 1500.4, "wall_s": 1.24},
     ]  # fmt: skip
     table = demo.format_table(results).splitlines()
     assert table[0].split()[:2] == ["name", "layer"]

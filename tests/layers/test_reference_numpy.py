@@ -15,17 +15,12 @@ Initialisation-only options (``forget_bias``, ``unit_forget_bias``,
 ``chrono_init``) are checked on the bias values directly.
 """
 
-import os
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import keras_rnnx
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import reference_numpy as ref  # noqa: E402
+from tests import reference_numpy as ref
 
 RTOL = 1e-5
 ATOL = 1e-5
@@ -198,13 +193,11 @@ OTHER_CASES = _other_cases()
 def other_model(kind, arg, use_bias, input_dim, units):
     if kind == "gru":
         return gru_model(arg, input_dim, units, use_bias)
-    # MUT1 and MUT2 add x itself to a pre-activation: input_dim == units.
-    if arg in (1, 2):
-        input_dim = units
     return mut_model(arg, input_dim, units, use_bias)
 
 
 def other_input_dim(kind, arg, default, units):
+    """MUT1 and MUT2 add x itself to a pre-activation: input_dim == units."""
     return units if kind == "mut" and arg in (1, 2) else default
 
 
@@ -401,7 +394,15 @@ def test_lstm_gradients(cls, layer_opts, ref_opts):
     check_gradients(model, GD, seed=3)
 
 
-MASKED_LSTM = ["plain", "peephole", "CIFG", "FGR_peephole", "ln_proj_peephole", "zoneout", "everything"]
+MASKED_LSTM = [
+    "plain",
+    "peephole",
+    "CIFG",
+    "FGR_peephole",
+    "ln_proj_peephole",
+    "zoneout",
+    "everything",
+]
 
 
 @pytest.mark.parametrize("variant", MASKED_LSTM)
@@ -592,3 +593,17 @@ def test_mut_input_dim_check():
         keras_rnnx.layers.MUT2(4)(np.zeros((1, 2, 3), "float32"))
     # MUT3 has no bare x term
     keras_rnnx.layers.MUT3(4)(np.zeros((1, 2, 3), "float32"))
+
+
+def test_reference_is_independent_of_keras():
+    """The reference shares no code with the package: it imports only NumPy."""
+    import ast
+
+    tree = ast.parse(open(ref.__file__).read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported == {"numpy"}
