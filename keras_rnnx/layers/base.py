@@ -24,6 +24,8 @@ from keras import regularizers
 from keras import tree
 
 from keras_rnnx.ops import run_loop
+from keras_rnnx.ops import split_kernel_blocks
+from keras_rnnx.ops import uniform_noise
 from keras_rnnx.ops.keras_internals import DropoutRNNCell
 
 _LAYER_ONLY_CONFIG = ("name", "trainable", "dtype")
@@ -179,7 +181,15 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
 
     def draw_noise(self, shape, dtype):
         """Uniform noise in [0, 1) for zoneout-style regularisers."""
-        return keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator)
+        return uniform_noise(shape, dtype, self.seed_generator)
+
+    def kernel_blocks(self):
+        """``{weight name: number of column blocks}`` for the fused loop."""
+        return {}
+
+    def loop_params(self):
+        """`get_params` plus the per-gate blocks the fused loop multiplies by."""
+        return split_kernel_blocks(self.get_params(), self.kernel_blocks())
 
     def call(self, inputs, states, training=False):
         states = list(states) if tree.is_nested(states) else [states]
@@ -389,7 +399,7 @@ class RecurrentLayer(keras.layers.RNN):
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
-        params = cell.get_params()
+        params = cell.loop_params()
         if training and cell.dropout > 0:
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, 1)

@@ -74,6 +74,9 @@ class GRUCell(RecurrentCell):
                 self.bias_constraint,
             )
 
+    def kernel_blocks(self):
+        return {"recurrent_kernel": 3}
+
     def input_projection(self, inputs, params):
         return gru_input_projection(inputs, params, self.structure)
 

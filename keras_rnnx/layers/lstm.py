@@ -277,6 +277,12 @@ class LSTMCell(RecurrentCell):
                 self.projection_initializer,
             )
 
+    def kernel_blocks(self):
+        blocks = {"gate_recurrent_kernel": len(self.structure.sigmoid_gates)}
+        if not self.layer_norm:
+            blocks["recurrent_kernel"] = len(self.structure.gates)
+        return blocks
+
     def input_projection(self, inputs, params):
         return lstm_input_projection(inputs, params, self.structure)
 

@@ -87,6 +87,9 @@ class MUTCell(RecurrentCell):
                 self.bias_constraint,
             )
 
+    def kernel_blocks(self):
+        return {"recurrent_kernel": len(RECURRENT_BLOCKS[self.variant])}
+
     def input_projection(self, inputs, params):
         return mut_input_projection(inputs, params, self.structure)
 

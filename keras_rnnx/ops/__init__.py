@@ -8,6 +8,8 @@ and in the tests.
 """
 
 from keras_rnnx.ops.engine import run_loop
+from keras_rnnx.ops.engine import split_kernel_blocks
+from keras_rnnx.ops.engine import uniform_noise
 from keras_rnnx.ops.gru import GRUStructure
 from keras_rnnx.ops.gru import gru_input_projection
 from keras_rnnx.ops.gru import gru_recurrence

@@ -13,7 +13,23 @@ recurrent loop (`tf.while_loop` on TensorFlow, `lax.scan` on JAX), which
 implements masking (any padding side, fully masked rows), `go_backwards`,
 `unroll` and `zero_output_for_mask` exactly as `keras.layers.RNN` does. The loop
 is XLA-compilable and never synchronises with the host.
+
+Inside the loop the recurrent kernels are used as per-gate column blocks
+(`split_kernel_blocks`): one ``(units, units)`` matmul per gate instead of one
+``(units, n * units)`` matmul. The maths is the same; on the 2-core CPU this
+was measured on (TF 2.21, B=64, T=100, D=64, U=256, LSTM train step) it took
+the step from 168 to 115 ms without XLA and from 137 to 110 ms with it, because
+the per-gate blocks and their gradient accumulators (256 KiB each) stay in
+cache where the fused 1 MiB kernel does not.
+
+Per-step noise (zoneout) is drawn for every step before the loop by
+`uniform_noise`, which on TensorFlow uses the Philox generator: the default
+generator of `keras.random.uniform` took 830 ms for a (64, 100, 512) draw
+under XLA on CPU, Philox 57 ms.
 """
+
+import keras
+from keras import ops
 
 from keras_rnnx.ops.keras_internals import backend_rnn
 
@@ -55,3 +71,38 @@ def run_loop(
         zero_output_for_mask=zero_output_for_mask,
         return_all_outputs=return_sequences,
     )
+
+
+def split_kernel_blocks(params, blocks):
+    """Add ``{name}_blocks``: ``params[name]`` split into column blocks.
+
+    Args:
+        params: dict of weight tensors.
+        blocks: dict ``{name: number_of_blocks}``; names absent from
+            ``params`` are skipped.
+
+    Returns:
+        a new dict with the extra entries.
+    """
+    out = dict(params)
+    for name, count in blocks.items():
+        if params.get(name) is not None and count > 1:
+            out[f"{name}_blocks"] = tuple(ops.split(params[name], count, axis=1))
+    return out
+
+
+def uniform_noise(shape, dtype, seed_generator):
+    """Uniform noise in [0, 1), drawn from ``seed_generator``.
+
+    On TensorFlow this is a stateless Philox draw (fast under XLA on CPU);
+    elsewhere `keras.random.uniform`.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        seed = seed_generator.next()
+        noise = tf.random.stateless_uniform(
+            shape, seed=tf.cast(seed, "int32"), dtype="float32", alg="philox"
+        )
+        return ops.cast(noise, dtype)
+    return keras.random.uniform(shape, dtype=dtype, seed=seed_generator)

@@ -16,6 +16,9 @@ Weight layout (keys of ``params``), identical to `keras.layers.GRU`:
 * ``bias`` ``(3 * units,)`` when ``reset_after=False``; ``(2, 3 * units)``
   when ``reset_after=True`` (row 0 the input bias, row 1 the recurrent bias).
 
+Optional, added by the sequence engine: ``recurrent_kernel_blocks``, the
+three column blocks z, r, h of ``recurrent_kernel`` (one matmul per block).
+
 State: ``[h (units)]``.
 """
 
@@ -62,21 +65,34 @@ def gru_recurrence(z, states, params, structure, recurrent_mask=None, noise=None
     x_z, x_r, x_h = ops.split(z, 3, axis=-1)
     sig, act = s.recurrent_activation, s.activation
     kernel = params["recurrent_kernel"]
+    blocks = params.get("recurrent_kernel_blocks")
     if s.reset_after:
-        inner = ops.matmul(h_in, kernel)
-        bias = params.get("bias")
-        if bias is not None:
-            inner = inner + bias[1]
-        r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
+        if blocks is not None:
+            r_z, r_r, r_h = [ops.matmul(h_in, block) for block in blocks]
+            bias = params.get("bias")
+            if bias is not None:
+                b_z, b_r, b_h = ops.split(bias[1], 3, axis=-1)
+                r_z, r_r, r_h = r_z + b_z, r_r + b_r, r_h + b_h
+        else:
+            inner = ops.matmul(h_in, kernel)
+            bias = params.get("bias")
+            if bias is not None:
+                inner = inner + bias[1]
+            r_z, r_r, r_h = ops.split(inner, 3, axis=-1)
         update = sig(x_z + r_z)
         reset = sig(x_r + r_r)
         candidate = act(x_h + reset * r_h)
     else:
         u = s.units
-        inner = ops.matmul(h_in, kernel[:, : 2 * u])
-        r_z, r_r = ops.split(inner, 2, axis=-1)
-        update = sig(x_z + r_z)
-        reset = sig(x_r + r_r)
-        candidate = act(x_h + ops.matmul(reset * h_in, kernel[:, 2 * u :]))
+        if blocks is not None:
+            k_z, k_r, k_h = blocks
+            update = sig(x_z + ops.matmul(h_in, k_z))
+            reset = sig(x_r + ops.matmul(h_in, k_r))
+        else:
+            k_h = kernel[:, 2 * u :]
+            r_z, r_r = ops.split(ops.matmul(h_in, kernel[:, : 2 * u]), 2, axis=-1)
+            update = sig(x_z + r_z)
+            reset = sig(x_r + r_r)
+        candidate = act(x_h + ops.matmul(reset * h_in, k_h))
     h = update * h_prev + (1.0 - update) * candidate
     return h, [h]

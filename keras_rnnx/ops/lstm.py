@@ -47,6 +47,10 @@ Weight layout (the keys of ``params``; gates appear in the Keras order
 * ``input_norm_gamma/beta``, ``recurrent_norm_gamma/beta`` ``(n * units,)``,
   ``cell_norm_gamma/beta`` ``(units,)`` (layer norm).
 * ``projection_kernel`` ``(units, proj_units)``.
+* Optional, added by the sequence engine (`keras_rnnx.ops.engine`):
+  ``recurrent_kernel_blocks`` / ``gate_recurrent_kernel_blocks``, the column
+  blocks of ``recurrent_kernel`` / ``gate_recurrent_kernel`` one per gate; when
+  present the recurrence runs one matmul per block (same maths).
 
 States: ``[h (output_size), c (units)]`` plus ``[gates (k * units)]`` with FGR.
 """
@@ -171,16 +175,28 @@ def lstm_recurrence(
     s = structure
     h_prev, c_prev = states[0], states[1]
     h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
-    r = ops.matmul(h_in, params["recurrent_kernel"])
-    if s.layer_norm:
-        r = layer_norm(
-            r, params["recurrent_norm_gamma"], params["recurrent_norm_beta"]
-        )
-    pre = dict(zip(s.gates, ops.split(z + r, len(s.gates), axis=-1)))
+    blocks = params.get("recurrent_kernel_blocks")
+    if blocks is not None and not s.layer_norm:
+        z_parts = ops.split(z, len(s.gates), axis=-1)
+        pre = {
+            g: zp + ops.matmul(h_in, block)
+            for g, zp, block in zip(s.gates, z_parts, blocks)
+        }
+    else:
+        r = ops.matmul(h_in, params["recurrent_kernel"])
+        if s.layer_norm:
+            r = layer_norm(
+                r, params["recurrent_norm_gamma"], params["recurrent_norm_beta"]
+            )
+        pre = dict(zip(s.gates, ops.split(z + r, len(s.gates), axis=-1)))
 
     if s.full_gate_recurrence and s.sigmoid_gates:
-        gate_rec = ops.matmul(states[2], params["gate_recurrent_kernel"])
-        parts = ops.split(gate_rec, len(s.sigmoid_gates), axis=-1)
+        gate_blocks = params.get("gate_recurrent_kernel_blocks")
+        if gate_blocks is not None:
+            parts = [ops.matmul(states[2], block) for block in gate_blocks]
+        else:
+            gate_rec = ops.matmul(states[2], params["gate_recurrent_kernel"])
+            parts = ops.split(gate_rec, len(s.sigmoid_gates), axis=-1)
         for name, part in zip(s.sigmoid_gates, parts):
             pre[name] = pre[name] + part
 

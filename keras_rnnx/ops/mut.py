@@ -31,6 +31,9 @@ MUT3       ``(D, 3U)``: z, r, h  ``(U, 2U)``: z, r       ``(U, U)``: W_hh
 The input projection returns ``(batch, 3U)`` with blocks ``z, r, h``: each
 block holds every term of that pre-activation that depends on ``x`` only.
 
+Optional, added by the sequence engine: ``recurrent_kernel_blocks``, the
+column blocks of ``recurrent_kernel`` (one matmul per block).
+
 State: ``[h (units)]``.
 """
 
@@ -86,17 +89,23 @@ def mut_recurrence(z, states, params, structure, recurrent_mask=None, noise=None
     x_z, x_r, x_h = ops.split(z, 3, axis=-1)
     sig, act = s.recurrent_activation, s.activation
     kernel = params["recurrent_kernel"]
+    u = s.units
+    blocks = params.get("recurrent_kernel_blocks")
+    if blocks is None:
+        blocks = [kernel[:, k * u : (k + 1) * u] for k in range(len(RECURRENT_BLOCKS[s.variant]))]
     if s.variant == 1:
         update = sig(x_z)
         reset = sig(x_r + ops.matmul(h_in, kernel))
     elif s.variant == 2:
-        r_z, r_r = ops.split(ops.matmul(h_in, kernel), 2, axis=-1)
+        if params.get("recurrent_kernel_blocks") is None:
+            r_z, r_r = ops.split(ops.matmul(h_in, kernel), 2, axis=-1)
+        else:
+            r_z, r_r = [ops.matmul(h_in, block) for block in blocks]
         update = sig(x_z + r_z)
         reset = sig(x_r + r_r)
     else:
-        u = s.units
-        update = sig(x_z + ops.matmul(act(h_in), kernel[:, :u]))
-        reset = sig(x_r + ops.matmul(h_in, kernel[:, u:]))
+        update = sig(x_z + ops.matmul(act(h_in), blocks[0]))
+        reset = sig(x_r + ops.matmul(h_in, blocks[1]))
     candidate = act(ops.matmul(reset * h_in, params["candidate_kernel"]) + x_h)
     h = candidate * update + h_prev * (1.0 - update)
     return h, [h]
