@@ -14,9 +14,11 @@ The contestants:
   proj_units, cell_clip, zoneout; `GRU` in both reset modes; MUT1, MUT2, MUT3;
 - the Keras layers they replace: ``keras.layers.LSTM``, ``keras.layers.GRU``
   (both ``reset_after`` modes);
-- ``keras.layers.RNN(cell)`` around a naive cell written below: one separate
-  matmul per gate and per input, nothing hoisted out of the time loop (a naive
-  peephole LSTM and a naive GRU, a reasonable first implementation).
+- ``keras.layers.RNN(cell)`` around naive cells written below, nothing hoisted
+  out of the time loop: one with a separate weight matrix per gate (one matmul
+  per gate and per input), and one with Keras-style fused weights (one
+  ``x @ W + h @ U`` per step, then split), for a peephole LSTM and a GRU: the
+  two first implementations a reasonable person writes.
 
 Ratios are speed-ups, ``reference ms / config ms``: above 1 the configuration
 is faster than the reference. LSTM-family rows are compared with
@@ -128,6 +130,70 @@ class NaiveGRUCell(keras.layers.Layer):
         return h, [h]
 
 
+class NaiveFusedPeepholeLSTMCell(keras.layers.Layer):
+    """A peephole LSTM cell with Keras' fused weights, written naively.
+
+    One ``(D, 4U)`` kernel, one ``(U, 4U)`` recurrent kernel and one bias, as
+    `keras.layers.LSTMCell` has them: per step ``x @ W + h @ U + b``, split
+    into i, f, c, o, peepholes added. Nothing hoisted out of the time loop.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = [units, units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        self.kernel = self.add_weight((d, 4 * u), "glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight((u, 4 * u), "orthogonal", name="recurrent_kernel")
+        self.bias = self.add_weight((4 * u,), "zeros", name="bias")
+        self.peepholes = self.add_weight((3, u), "zeros", name="peepholes")
+
+    def call(self, inputs, states):
+        h, c = states
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel) + self.bias
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = ops.sigmoid(z_i + self.peepholes[0] * c)
+        f = ops.sigmoid(z_f + self.peepholes[1] * c)
+        c = f * c + i * ops.tanh(z_c)
+        o = ops.sigmoid(z_o + self.peepholes[2] * c)
+        h = o * ops.tanh(c)
+        return h, [h, c]
+
+
+class NaiveFusedGRUCell(keras.layers.Layer):
+    """A GRU cell (reset before the matmul) with fused weights, written naively.
+
+    One ``(D, 3U)`` kernel and one ``(U, 3U)`` recurrent kernel; per step
+    ``x @ W`` and ``h @ U[:, :2U]`` then ``(r * h) @ U[:, 2U:]``.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        self.kernel = self.add_weight((d, 3 * u), "glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight((u, 3 * u), "orthogonal", name="recurrent_kernel")
+        self.bias = self.add_weight((3 * u,), "zeros", name="bias")
+
+    def call(self, inputs, states):
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        u = self.units
+        x_z, x_r, x_h = ops.split(ops.matmul(inputs, self.kernel) + self.bias, 3, axis=-1)
+        r_z, r_r = ops.split(ops.matmul(h, self.recurrent_kernel[:, : 2 * u]), 2, axis=-1)
+        z = ops.sigmoid(x_z + r_z)
+        r = ops.sigmoid(x_r + r_r)
+        g = ops.tanh(x_h + ops.matmul(r * h, self.recurrent_kernel[:, 2 * u :]))
+        h = z * h + (1.0 - z) * g
+        return h, [h]
+
+
 # -- configurations ----------------------------------------------------------
 
 
@@ -140,6 +206,8 @@ class Config:
         make_layer: ``make_layer(units) -> keras.layers.Layer``.
         keras_ref: name of the Keras layer this row is compared with.
         naive_ref: name of the naive ``RNN(cell)`` this row is compared with.
+        naive_fused_ref: name of the naive fused-weight ``RNN(cell)`` this row
+            is also compared with.
         input_is_units: use ``D = units`` instead of ``--features`` (MUT1/2).
     """
 
@@ -148,6 +216,7 @@ class Config:
     keras_ref: str
     naive_ref: str
     input_is_units: bool = False
+    naive_fused_ref: str = None
 
 
 def _rnnx_lstm(**options):
@@ -156,12 +225,14 @@ def _rnnx_lstm(**options):
 
 _L, _NL = "keras_lstm", "naive_peephole_lstm"
 _G, _GB, _NG = "keras_gru", "keras_gru_reset_before", "naive_gru"
+_NFL, _NFG = "naive_fused_peephole_lstm", "naive_fused_gru"
 
 CONFIGS = {
     c.name: c
     for c in (
         Config(_L, lambda u: keras.layers.LSTM(u), _L, _NL),
         Config(_NL, lambda u: keras.layers.RNN(NaivePeepholeLSTMCell(u)), _L, _NL),
+        Config(_NFL, lambda u: keras.layers.RNN(NaiveFusedPeepholeLSTMCell(u)), _L, _NL),
         Config("lstm", _rnnx_lstm(), _L, _NL),
         Config("peephole", _rnnx_lstm(peephole=True), _L, _NL),
         Config("cifg", _rnnx_lstm(coupled=True), _L, _NL),
@@ -183,6 +254,7 @@ CONFIGS = {
         Config(_G, lambda u: keras.layers.GRU(u, reset_after=True), _G, _NG),
         Config(_GB, lambda u: keras.layers.GRU(u, reset_after=False), _GB, _NG),
         Config(_NG, lambda u: keras.layers.RNN(NaiveGRUCell(u)), _G, _NG),
+        Config(_NFG, lambda u: keras.layers.RNN(NaiveFusedGRUCell(u)), _G, _NG),
         Config("gru", lambda u: keras_rnnx.layers.GRU(u, reset_after=True), _G, _NG),
         Config(
             "gru_reset_before",
@@ -195,6 +267,11 @@ CONFIGS = {
         Config("mut3", keras_rnnx.layers.MUT3, _G, _NG),
     )
 }
+for _name, _config in list(CONFIGS.items()):
+    _fused = _NFL if _config.naive_ref == _NL else _NFG
+    CONFIGS[_name] = dataclasses.replace(_config, naive_fused_ref=_fused)
+del _name, _config, _fused
+
 """Every configuration, in table order. proj_units uses units // 2;
 cell_clip 3.0; zoneout 0.1 on h and c."""
 
@@ -286,8 +363,14 @@ def add_ratios(results):
             naive_row and naive_row["modes"].get("off", {}).get("median_ms"),
             row["modes"].get("off", {}).get("median_ms"),
         )
+        fused_row = results.get(config.naive_fused_ref)
+        row["speedup_vs_naive_fused_off"] = _ratio(
+            fused_row and fused_row["modes"].get("off", {}).get("median_ms"),
+            row["modes"].get("off", {}).get("median_ms"),
+        )
         row["keras_ref"] = config.keras_ref
         row["naive_ref"] = config.naive_ref
+        row["naive_fused_ref"] = config.naive_fused_ref
 
 
 def format_table(results):
@@ -302,6 +385,7 @@ def format_table(results):
         "vs Keras off",
         "vs Keras on",
         "vs naive off",
+        "vs naive fused off",
     )
 
     def num(value, fmt):
@@ -322,6 +406,7 @@ def format_table(results):
                 num(row["speedup_vs_keras"]["off"], ".2f"),
                 num(row["speedup_vs_keras"]["on"], ".2f"),
                 num(row["speedup_vs_naive_off"], ".2f"),
+                num(row["speedup_vs_naive_fused_off"], ".2f"),
             )
         )
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
@@ -432,7 +517,9 @@ def selected_configs(only):
         return list(CONFIGS)
     wanted = set(only)
     for name in only:
-        wanted.update((CONFIGS[name].keras_ref, CONFIGS[name].naive_ref))
+        wanted.update(
+            (CONFIGS[name].keras_ref, CONFIGS[name].naive_ref, CONFIGS[name].naive_fused_ref)
+        )
     return [name for name in CONFIGS if name in wanted]
 
 
@@ -498,9 +585,10 @@ def main(argv=None):
     print(format_table(results))
     print(
         "\nRatios: reference ms / config ms (> 1 = faster than the reference). "
-        "LSTM rows vs keras_lstm and naive_peephole_lstm; GRU rows vs the "
-        "keras GRU of the same reset_after and naive_gru; MUT rows vs keras_gru "
-        "and naive_gru. 'on 1st step s' = trace + compile + one step with jit "
+        "LSTM rows vs keras_lstm, naive_peephole_lstm (per-gate weights) and "
+        "naive_fused_peephole_lstm (Keras-style fused weights); GRU rows vs the "
+        "keras GRU of the same reset_after, naive_gru and naive_fused_gru; MUT "
+        "rows vs keras_gru, naive_gru and naive_fused_gru. 'on 1st step s' = trace + compile + one step with jit "
         f"on. Total wall time {time.perf_counter() - total_start:.0f} s."
     )
     if args.json:

@@ -278,10 +278,10 @@ class LSTMCell(RecurrentCell):
             )
 
     def kernel_blocks(self):
-        blocks = {"gate_recurrent_kernel": len(self.structure.sigmoid_gates)}
-        if not self.layer_norm:
-            blocks["recurrent_kernel"] = len(self.structure.gates)
-        return blocks
+        return {
+            "recurrent_kernel": len(self.structure.gates),
+            "gate_recurrent_kernel": len(self.structure.sigmoid_gates),
+        }
 
     def input_projection(self, inputs, params):
         return lstm_input_projection(inputs, params, self.structure)

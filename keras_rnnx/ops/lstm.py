@@ -63,6 +63,7 @@ from keras import activations
 from keras import ops
 
 from keras_rnnx.ops.norm import layer_norm
+from keras_rnnx.ops.norm import layer_norm_blocks
 
 GATE_ORDER = ("i", "f", "c", "o")
 PEEPHOLE_NAMES = {"i": "input_peephole", "f": "forget_peephole", "o": "output_peephole"}
@@ -176,12 +177,14 @@ def lstm_recurrence(
     h_prev, c_prev = states[0], states[1]
     h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
     blocks = params.get("recurrent_kernel_blocks")
-    if blocks is not None and not s.layer_norm:
+    if blocks is not None:
         z_parts = ops.split(z, len(s.gates), axis=-1)
-        pre = {
-            g: zp + ops.matmul(h_in, block)
-            for g, zp, block in zip(s.gates, z_parts, blocks)
-        }
+        r_parts = [ops.matmul(h_in, block) for block in blocks]
+        if s.layer_norm:
+            r_parts = layer_norm_blocks(
+                r_parts, params["recurrent_norm_gamma"], params["recurrent_norm_beta"]
+            )
+        pre = {g: zp + rp for g, zp, rp in zip(s.gates, z_parts, r_parts)}
     else:
         r = ops.matmul(h_in, params["recurrent_kernel"])
         if s.layer_norm:
