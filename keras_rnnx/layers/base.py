@@ -180,8 +180,16 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         raise NotImplementedError
 
     def draw_noise(self, shape, dtype):
-        """Uniform noise in [0, 1) for zoneout-style regularisers."""
-        return uniform_noise(shape, dtype, self.seed_generator)
+        """The per-step noise the recurrence consumes in training.
+
+        Uniform noise in [0, 1) passed through `noise_to_masks`; ``shape``
+        ends with ``noise_size`` and may cover one step or all steps.
+        """
+        return self.noise_to_masks(uniform_noise(shape, dtype, self.seed_generator))
+
+    def noise_to_masks(self, noise):
+        """Hook: turn uniform noise into what `recurrence` takes as ``noise``."""
+        return noise
 
     def kernel_blocks(self):
         """``{weight name: number of column blocks}`` for the fused loop."""
@@ -407,26 +415,28 @@ class RecurrentLayer(keras.layers.RNN):
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
-        width = projected.shape[-1]
+        sequences = projected
         with_noise = bool(training) and cell.noise_size > 0
         if with_noise:
+            # A second input sequence, not concatenated: slicing it back out
+            # inside the loop would cost a full-width gradient per step.
             shape = ops.shape(projected)
             noise = cell.draw_noise(
                 (shape[0], shape[1], cell.noise_size), projected.dtype
             )
-            projected = ops.concatenate([projected, noise], axis=-1)
+            sequences = (projected, ops.stop_gradient(noise))
 
         def step(inputs, states):
             noise_t = None
             if with_noise:
-                inputs, noise_t = inputs[..., :width], inputs[..., width:]
+                inputs, noise_t = inputs
             return cell.recurrence(
                 inputs, list(states), params, recurrent_mask, noise_t
             )
 
         return run_loop(
             step,
-            projected,
+            sequences,
             initial_state,
             mask=mask,
             go_backwards=self.go_backwards,

@@ -10,6 +10,7 @@ from keras_rnnx.layers.base import _check_rate
 from keras_rnnx.ops import LSTMStructure
 from keras_rnnx.ops import lstm_input_projection
 from keras_rnnx.ops import lstm_recurrence
+from keras_rnnx.ops.lstm import zoneout_keep_masks
 
 _PACKAGE = "keras_rnnx"
 
@@ -282,6 +283,9 @@ class LSTMCell(RecurrentCell):
             "recurrent_kernel": len(self.structure.gates),
             "gate_recurrent_kernel": len(self.structure.sigmoid_gates),
         }
+
+    def noise_to_masks(self, noise):
+        return zoneout_keep_masks(noise, self.structure)
 
     def input_projection(self, inputs, params):
         return lstm_input_projection(inputs, params, self.structure)

@@ -51,7 +51,8 @@ def run_loop(
         step_fn: ``step_fn(projected_t, states) -> (output_t, new_states)``,
             where ``states`` is a list of tensors.
         projected: tensor ``(batch, timesteps, features)`` of pre-projected
-            inputs (batch-major).
+            inputs (batch-major), or a tuple of such tensors (the step then
+            receives a tuple of per-step slices).
         initial_state: list of tensors ``(batch, state_size_k)``.
         mask: optional boolean tensor ``(batch, timesteps)``.
         go_backwards, unroll, zero_output_for_mask, return_sequences: as in
@@ -67,7 +68,7 @@ def run_loop(
         go_backwards=go_backwards,
         mask=mask,
         unroll=unroll,
-        input_length=projected.shape[1],
+        input_length=keras.tree.flatten(projected)[0].shape[1],
         zero_output_for_mask=zero_output_for_mask,
         return_all_outputs=return_sequences,
     )

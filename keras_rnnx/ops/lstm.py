@@ -141,18 +141,35 @@ def lstm_input_projection(x, params, structure):
     return z
 
 
-def zoneout(previous, new, rate, uniform_noise):
-    """Zoneout: keep ``previous`` where ``noise < rate`` (training) or blend.
+def zoneout_keep_masks(uniform_noise, structure):
+    """Turn uniform noise ``(..., noise_size)`` into zoneout keep masks.
 
-    ``uniform_noise`` is None at inference, where the expectation
+    1.0 where the unit keeps its previous value (probability
+    ``zoneout_hidden`` for the ``output_size`` columns of ``h``, then
+    ``zoneout_cell`` for the ``units`` columns of ``c``), else 0.0. Works on one
+    step or on all steps at once.
+    """
+    s = structure
+    rates = []
+    if s.zoneout_hidden > 0:
+        rates.append(ops.full((s.output_size,), s.zoneout_hidden, uniform_noise.dtype))
+    if s.zoneout_cell > 0:
+        rates.append(ops.full((s.units,), s.zoneout_cell, uniform_noise.dtype))
+    threshold = ops.concatenate(rates, axis=0)
+    return ops.cast(ops.less(uniform_noise, threshold), uniform_noise.dtype)
+
+
+def zoneout(previous, new, rate, keep):
+    """Zoneout: ``previous`` where ``keep`` is 1 (training), else ``new``.
+
+    ``keep`` is None at inference, where the expectation
     ``rate * previous + (1 - rate) * new`` is returned.
     """
     if rate <= 0:
         return new
-    if uniform_noise is None:
+    if keep is None:
         return rate * previous + (1.0 - rate) * new
-    keep = ops.cast(ops.less(uniform_noise, rate), new.dtype)
-    return keep * previous + (1.0 - keep) * new
+    return new + keep * (previous - new)
 
 
 def lstm_recurrence(
@@ -167,8 +184,8 @@ def lstm_recurrence(
         structure: `LSTMStructure`.
         recurrent_mask: optional dropout mask multiplied into ``h'`` before
             the recurrent matmul (one mask, shared by all gates).
-        noise: optional uniform noise ``(batch, structure.noise_size)`` for
-            zoneout in training; None at inference.
+        noise: optional zoneout keep masks ``(batch, structure.noise_size)``
+            from `zoneout_keep_masks`, in training; None at inference.
 
     Returns:
         ``(h, new_states)``.
