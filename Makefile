@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Keep TensorFlow's C++ start-up chatter off the demo's and tests' output.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-tf test-jax bench clean

@@ -76,6 +76,7 @@ VARIANTS = {
         Variant("noaf", "LSTM, no output activation", _lstm(output_activation=False)),
         Variant("fgr", "LSTM, full gate recurrence", _lstm(full_gate_recurrence=True)),
         Variant("layer_norm", "LSTM, layer normalisation", _lstm(layer_norm=True)),
+        Variant("chrono", "LSTM, chrono init (T_max=100)", _lstm(chrono_init=100)),
         Variant("gru", "GRU, reset_after=True", lambda u: layers.GRU(u, reset_after=True)),
         Variant(
             "gru_reset_before",
