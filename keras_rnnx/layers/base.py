@@ -166,6 +166,29 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         self._param_names.append(name)
         return weight
 
+    def add_kernel(self, name, shape):
+        """A weight with the ``kernel_*`` initializer, regularizer and constraint."""
+        return self.add_param(
+            name, shape, self.kernel_initializer, self.kernel_regularizer,
+            self.kernel_constraint,
+        )
+
+    def add_recurrent_kernel(self, name, shape):
+        """A weight with the ``recurrent_*`` initializer, regularizer, constraint."""
+        return self.add_param(
+            name, shape, self.recurrent_initializer, self.recurrent_regularizer,
+            self.recurrent_constraint,
+        )
+
+    def add_bias(self, shape, initializer=None):
+        """``bias`` with the ``bias_*`` settings, if ``use_bias``; else None."""
+        if not self.use_bias:
+            return None
+        return self.add_param(
+            "bias", shape, initializer or self.bias_initializer,
+            self.bias_regularizer, self.bias_constraint,
+        )
+
     def get_params(self):
         """The weights as a ``{name: tensor}`` dict (autocast applied)."""
         return {name: getattr(self, name).value for name in self._param_names}

@@ -51,28 +51,9 @@ class GRUCell(RecurrentCell):
 
     def build_weights(self, input_dim):
         width = 3 * self.units
-        self.add_param(
-            "kernel",
-            (input_dim, width),
-            self.kernel_initializer,
-            self.kernel_regularizer,
-            self.kernel_constraint,
-        )
-        self.add_param(
-            "recurrent_kernel",
-            (self.units, width),
-            self.recurrent_initializer,
-            self.recurrent_regularizer,
-            self.recurrent_constraint,
-        )
-        if self.use_bias:
-            self.add_param(
-                "bias",
-                (2, width) if self.reset_after else (width,),
-                self.bias_initializer,
-                self.bias_regularizer,
-                self.bias_constraint,
-            )
+        self.add_kernel("kernel", (input_dim, width))
+        self.add_recurrent_kernel("recurrent_kernel", (self.units, width))
+        self.add_bias((2, width) if self.reset_after else (width,))
 
     def kernel_blocks(self):
         return {"recurrent_kernel": 3}

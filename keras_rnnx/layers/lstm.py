@@ -228,28 +228,9 @@ class LSTMCell(RecurrentCell):
     def build_weights(self, input_dim):
         s = self.structure
         width = len(s.gates) * self.units
-        self.add_param(
-            "kernel",
-            (input_dim, width),
-            self.kernel_initializer,
-            self.kernel_regularizer,
-            self.kernel_constraint,
-        )
-        self.add_param(
-            "recurrent_kernel",
-            (s.output_size, width),
-            self.recurrent_initializer,
-            self.recurrent_regularizer,
-            self.recurrent_constraint,
-        )
-        if self.use_bias:
-            self.add_param(
-                "bias",
-                (width,),
-                self._bias_initializer,
-                self.bias_regularizer,
-                self.bias_constraint,
-            )
+        self.add_kernel("kernel", (input_dim, width))
+        self.add_recurrent_kernel("recurrent_kernel", (s.output_size, width))
+        self.add_bias((width,), self._bias_initializer)
         if self.peephole:
             for gate, name in (
                 ("i", "input_peephole"),
@@ -260,13 +241,7 @@ class LSTMCell(RecurrentCell):
                     self.add_param(name, (self.units,), self.peephole_initializer)
         if self.full_gate_recurrence:
             k = len(s.sigmoid_gates) * self.units
-            self.add_param(
-                "gate_recurrent_kernel",
-                (k, k),
-                self.recurrent_initializer,
-                self.recurrent_regularizer,
-                self.recurrent_constraint,
-            )
+            self.add_recurrent_kernel("gate_recurrent_kernel", (k, k))
         if self.layer_norm:
             for prefix, size in (("input", width), ("recurrent", width), ("cell", self.units)):
                 self.add_param(f"{prefix}_norm_gamma", (size,), "ones")

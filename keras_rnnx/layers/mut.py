@@ -57,35 +57,12 @@ class MUTCell(RecurrentCell):
 
     def build_weights(self, input_dim):
         u = self.units
-        self.add_param(
-            "kernel",
-            (input_dim, len(KERNEL_BLOCKS[self.variant]) * u),
-            self.kernel_initializer,
-            self.kernel_regularizer,
-            self.kernel_constraint,
+        self.add_kernel("kernel", (input_dim, len(KERNEL_BLOCKS[self.variant]) * u))
+        self.add_recurrent_kernel(
+            "recurrent_kernel", (u, len(RECURRENT_BLOCKS[self.variant]) * u)
         )
-        self.add_param(
-            "recurrent_kernel",
-            (u, len(RECURRENT_BLOCKS[self.variant]) * u),
-            self.recurrent_initializer,
-            self.recurrent_regularizer,
-            self.recurrent_constraint,
-        )
-        self.add_param(
-            "candidate_kernel",
-            (u, u),
-            self.recurrent_initializer,
-            self.recurrent_regularizer,
-            self.recurrent_constraint,
-        )
-        if self.use_bias:
-            self.add_param(
-                "bias",
-                (3 * u,),
-                self.bias_initializer,
-                self.bias_regularizer,
-                self.bias_constraint,
-            )
+        self.add_recurrent_kernel("candidate_kernel", (u, u))
+        self.add_bias((3 * u,))
 
     def kernel_blocks(self):
         return {"recurrent_kernel": len(RECURRENT_BLOCKS[self.variant])}
