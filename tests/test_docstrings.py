@@ -9,6 +9,7 @@ MODULES = [
     "keras_rnnx.layers.lstm",
     "keras_rnnx.layers.gru",
     "keras_rnnx.layers.mut",
+    "keras_rnnx.layers.depth_gated",
 ]
 
 

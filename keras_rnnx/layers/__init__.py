@@ -2,6 +2,8 @@
 
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.layers.depth_gated import DepthGatedLSTM
+from keras_rnnx.layers.depth_gated import DepthGatedLSTMCell
 from keras_rnnx.layers.gru import GRU
 from keras_rnnx.layers.gru import GRUCell
 from keras_rnnx.layers.lstm import CIFGLSTM

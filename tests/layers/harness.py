@@ -56,6 +56,23 @@ LAYER_CASES = [
     Case("mut1", layers.MUT1, {}, input_dim=4),
     Case("mut2", layers.MUT2, {}, input_dim=4),
     Case("mut3", layers.MUT3, {}),
+    Case("depth_gated_lstm", layers.DepthGatedLSTM, {}),
+    Case(
+        "depth_gated_lstm_all",
+        layers.DepthGatedLSTM,
+        {"num_layers": 3, "return_all_layers": True},
+    ),
+    Case(
+        "depth_gated_lstm_dropout",
+        layers.DepthGatedLSTM,
+        {
+            "num_layers": 3,
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "layer_dropout": 0.3,
+            "seed": 2,
+        },
+    ),
 ]
 
 CASE_IDS = [case.id for case in LAYER_CASES]
