@@ -10,6 +10,8 @@ MODULES = [
     "keras_rnnx.layers.gru",
     "keras_rnnx.layers.mut",
     "keras_rnnx.layers.depth_gated",
+    "keras_rnnx.layers.grid",
+    "keras_rnnx.layers.clockwork",
 ]
 
 

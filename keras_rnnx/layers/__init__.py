@@ -2,8 +2,13 @@
 
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.layers.clockwork import ClockworkRNN
+from keras_rnnx.layers.clockwork import ClockworkRNNCell
 from keras_rnnx.layers.depth_gated import DepthGatedLSTM
 from keras_rnnx.layers.depth_gated import DepthGatedLSTMCell
+from keras_rnnx.layers.grid import GridLSTM1D
+from keras_rnnx.layers.grid import GridLSTM2D
+from keras_rnnx.layers.grid import GridLSTM2DCell
 from keras_rnnx.layers.gru import GRU
 from keras_rnnx.layers.gru import GRUCell
 from keras_rnnx.layers.lstm import CIFGLSTM

@@ -73,6 +73,24 @@ LAYER_CASES = [
             "seed": 2,
         },
     ),
+    Case("clockwork", layers.ClockworkRNN, {"num_modules": 2}),
+    Case(
+        "clockwork_periods",
+        layers.ClockworkRNN,
+        {"periods": [1, 3, 5], "module_sizes": [2, 1, 1]},
+    ),
+    Case("grid_lstm_2d", layers.GridLSTM2D, {"depth": 2}),
+    Case(
+        "grid_lstm_2d_tied_priority",
+        layers.GridLSTM2D,
+        {
+            "depth": 2,
+            "dimensions": [
+                {"name": "time", "kind": "lstm", "tied": True, "priority": False},
+                {"name": "depth", "kind": "lstm", "tied": True, "priority": True},
+            ],
+        },
+    ),
 ]
 
 CASE_IDS = [case.id for case in LAYER_CASES]

@@ -357,6 +357,7 @@ def test_serializable_names_are_registered():
         "LSTM", "LSTMCell", "PeepholeLSTM", "PeepholeLSTMCell", "CIFGLSTM",
         "CIFGLSTMCell", "GRU", "GRUCell", "MUT1", "MUT1Cell", "MUT2", "MUT2Cell",
         "MUT3", "MUT3Cell", "DepthGatedLSTM", "DepthGatedLSTMCell",
+        "GridLSTM2D", "GridLSTM2DCell", "GridLSTM1D", "ClockworkRNN", "ClockworkRNNCell",
     ]:
         cls = getattr(layers, name)
         assert keras.saving.get_registered_name(cls) == f"keras_rnnx>{name}"

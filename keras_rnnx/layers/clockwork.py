@@ -1,0 +1,307 @@
+"""`ClockworkRNN` (Koutnik, Greff, Gomez & Schmidhuber 2014)."""
+
+import keras
+from keras import ops
+from keras import tree
+
+from keras_rnnx.layers.base import RecurrentCell
+from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.ops import run_loop
+from keras_rnnx.ops.clockwork import ClockworkStructure
+from keras_rnnx.ops.clockwork import clockwork_input_projection
+from keras_rnnx.ops.clockwork import clockwork_padded_kernels
+from keras_rnnx.ops.clockwork import clockwork_recurrence
+from keras_rnnx.ops.clockwork import clockwork_schedule
+from keras_rnnx.ops.clockwork import max_exact_counter
+
+_PACKAGE = "keras_rnnx"
+
+
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _resolve_periods(periods, num_modules):
+    if num_modules is not None and not _is_positive_int(num_modules):
+        raise ValueError(
+            "Argument `num_modules` must be a positive int (the modules then get "
+            f"periods 1, 2, 4, ..., 2**(num_modules-1)). Received: num_modules="
+            f"{num_modules!r}."
+        )
+    if periods is None:
+        if num_modules is None:
+            raise ValueError(
+                "ClockworkRNN needs its modules: pass `periods` (e.g. "
+                "periods=[1, 2, 4, 8]) or `num_modules` (e.g. num_modules=4 for "
+                "periods 1, 2, 4, 8). Received neither."
+            )
+        return tuple(2**k for k in range(num_modules))
+    if not isinstance(periods, (list, tuple)) or not periods:
+        raise ValueError(
+            "Argument `periods` must be a non-empty list of positive ints, one per "
+            f"module, e.g. periods=[1, 2, 4, 8]. Received: periods={periods!r}."
+        )
+    if not all(_is_positive_int(p) for p in periods):
+        raise ValueError(
+            "Argument `periods` must hold positive ints (a module with period T "
+            f"updates at steps 0, T, 2T, ...). Received: periods={list(periods)!r}. "
+            "Use e.g. periods=[1, 2, 4, 8]."
+        )
+    if any(a >= b for a, b in zip(periods, periods[1:])):
+        raise ValueError(
+            "Argument `periods` must be strictly increasing (module k+1 is slower "
+            f"than module k). Received: periods={list(periods)!r}. Sort them and "
+            "merge repeated periods into one module (sizes via `module_sizes`)."
+        )
+    if num_modules is not None and num_modules != len(periods):
+        raise ValueError(
+            f"Arguments `periods` ({len(periods)} periods: {list(periods)!r}) and "
+            f"`num_modules` ({num_modules}) disagree on the number of modules. "
+            "Pass only one of them, or make num_modules == len(periods)."
+        )
+    return tuple(periods)
+
+
+def _resolve_sizes(units, count, module_sizes):
+    if module_sizes is None:
+        if units % count:
+            raise ValueError(
+                f"Argument `units` ({units}) is not divisible by the number of "
+                f"modules ({count}). Choose units as a multiple of {count} (e.g. "
+                f"units={count * max(1, round(units / count))}), or give the size "
+                "of each module with `module_sizes` (a list summing to units)."
+            )
+        return (units // count,) * count
+    if (
+        not isinstance(module_sizes, (list, tuple))
+        or len(module_sizes) != count
+        or not all(_is_positive_int(m) for m in module_sizes)
+        or sum(module_sizes) != units
+    ):
+        raise ValueError(
+            "Argument `module_sizes` must be a list of positive ints, one per "
+            f"module ({count}), summing to units={units}. Received: "
+            f"module_sizes={module_sizes!r}."
+        )
+    return tuple(module_sizes)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ClockworkRNNCell(RecurrentCell):
+    """Cell of the Clockwork RNN (Koutnik et al. 2014, "A Clockwork RNN").
+
+    The hidden units are split into modules; module ``k`` has period ``T_k``
+    and is updated only at the steps ``t`` with ``t mod T_k == 0`` (``t``
+    counted from 0); otherwise it keeps its state. Slower modules feed faster
+    ones, never the reverse.
+
+    Equations (``act`` = ``activation``, ``h'[k:]`` the previous state of
+    module ``k`` and of every slower module)::
+
+        h_k = act(W_k x + U_k h'[k:] + b_k)   if t mod T_k == 0
+        h_k = h'_k                            otherwise
+
+    Weight layout: ``kernel`` ``(input_dim, units)`` (column block ``k`` is
+    ``W_k``), ``bias`` ``(units,)``, and one recurrent kernel per module,
+    ``recurrent_kernel_k`` ``(units - offset_k, size_k)``, whose rows are the
+    units of modules ``k..n-1``. The block upper-triangular recurrent matrix
+    of the paper is stored block by block: there is no weight from a faster
+    module into a slower one (enforced by the shapes, not by a mask).
+
+    States: ``[h (units), clock (1)]``. ``clock`` holds ``t mod L`` (``L``
+    the least common multiple of the periods) as a float, so a stateful layer
+    or a call given the states of a previous call (``initial_state``)
+    continues the schedule where it stopped. ``L`` must be exactly
+    representable in the compute dtype: at most 2**24 in float32, 2048 in
+    float16, 256 in bfloat16 (8 exponential modules: ``L = 128``). Under
+    masking, `keras.layers.RNN` keeps every state at a masked step, the clock
+    included: **masked steps do not advance the clock**, so a padded sequence
+    sees the same schedule as the unpadded one.
+
+    Each step computes only the modules that tick (see
+    `keras_rnnx.ops.clockwork`): with periods ``2**k`` fewer than two
+    modules are updated per step on average.
+
+    Args:
+        units: positive int, total number of hidden units.
+        periods: list of strictly increasing positive ints, one period per
+            module, e.g. ``[1, 2, 4, 8]``. Default None: use ``num_modules``.
+        num_modules: positive int; without ``periods``, ``num_modules=n`` gives
+            the exponential periods ``1, 2, ..., 2**(n-1)`` of the paper. With
+            ``periods``, it must equal ``len(periods)``.
+        module_sizes: list of positive ints summing to ``units``, the size of
+            each module. Default None: equal modules (``units`` must then be
+            divisible by the number of modules).
+        activation: activation of the modules (default ``"tanh"``).
+        **kwargs: the common arguments of `RecurrentCell` (initializers,
+            regularizers and constraints of ``kernel``, ``recurrent_kernel_k``
+            and ``bias``, ``use_bias``, ``dropout``, ``recurrent_dropout``,
+            ``seed``) and of `keras.layers.Layer`. ``recurrent_activation`` is
+            accepted for uniformity with the other cells and not used.
+
+    Example:
+
+    >>> import numpy as np, keras_rnnx
+    >>> cell = keras_rnnx.layers.ClockworkRNNCell(8, num_modules=4)
+    >>> h, (h2, clock) = cell(np.zeros((2, 3), "float32"), cell.get_initial_state(2))
+    >>> tuple(h.shape), tuple(clock.shape)
+    ((2, 8), (2, 1))
+    """
+
+    def __init__(
+        self,
+        units,
+        periods=None,
+        num_modules=None,
+        module_sizes=None,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        resolved = _resolve_periods(periods, num_modules)
+        sizes = _resolve_sizes(units, len(resolved), module_sizes)
+        self.periods = list(resolved)
+        self.num_modules = len(resolved)
+        self.module_sizes = None if module_sizes is None else list(sizes)
+        self.structure = ClockworkStructure(
+            units=units,
+            periods=resolved,
+            module_sizes=sizes,
+            activation=self.activation,
+        )
+        self._check_clock_dtype("float32")
+
+    def _check_clock_dtype(self, dtype):
+        lcm = self.structure.period_lcm
+        limit = max_exact_counter(dtype)
+        if lcm > limit:
+            raise ValueError(
+                f"Argument `periods` ({self.periods}) has least common multiple "
+                f"{lcm}, but the step counter is a {dtype} state, exact only up "
+                f"to {limit}. Use periods whose least common multiple is at most "
+                f"{limit} (e.g. fewer or divisible periods), or compute in "
+                "float32 (mixed_float16 allows 2048, float32 2**24)."
+            )
+
+    def build_weights(self, input_dim):
+        self._check_clock_dtype(keras.backend.standardize_dtype(self.compute_dtype))
+        s = self.structure
+        self.add_param(
+            "kernel",
+            (input_dim, self.units),
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            self.kernel_constraint,
+        )
+        for k, shape in enumerate(s.recurrent_shapes):
+            self.add_param(
+                f"recurrent_kernel_{k}",
+                shape,
+                self.recurrent_initializer,
+                self.recurrent_regularizer,
+                self.recurrent_constraint,
+            )
+        if self.use_bias:
+            self.add_param(
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                self.bias_regularizer,
+                self.bias_constraint,
+            )
+
+    def loop_params(self):
+        """`get_params` plus the zero-padded recurrent blocks, built once per sequence."""
+        params = self.get_params()
+        params["recurrent_blocks"] = clockwork_padded_kernels(params, self.structure)
+        return params
+
+    def input_projection(self, inputs, params):
+        return clockwork_input_projection(inputs, params, self.structure)
+
+    def recurrence(self, projected, states, params, recurrent_mask=None, noise=None):
+        return clockwork_recurrence(
+            projected, states, params, self.structure, recurrent_mask, noise
+        )
+
+    def get_config(self):
+        config = {
+            "periods": list(self.periods),
+            "num_modules": self.num_modules,
+            "module_sizes": self.module_sizes,
+        }
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ClockworkRNN(RecurrentLayer):
+    """Clockwork RNN layer (Koutnik et al. 2014): modules ticking at their own periods.
+
+    A `keras.layers.RNN` of `ClockworkRNNCell`; its docstring has the
+    equations, the weight layout and the states ``[h, clock]``. The output is
+    ``h`` (``units`` features). The input projection of every step is one
+    matmul before the time loop; inside the loop each step multiplies only the
+    modules that tick.
+
+    Masked steps keep every state, so they do not advance the clock. With
+    ``return_state=True`` the layer also returns ``h`` and ``clock``; passing
+    both back as ``initial_state`` (or ``stateful=True``) continues the
+    schedule.
+
+    Args:
+        units: positive int.
+        **kwargs: every argument of `ClockworkRNNCell` (``periods``,
+            ``num_modules``, ``module_sizes``, ...) and of `keras.layers.RNN`
+            (``return_sequences``, ``return_state``, ``go_backwards``,
+            ``stateful``, ``unroll``, ``zero_output_for_mask``), plus
+            ``activity_regularizer``, ``name``, ``dtype``, ``trainable``.
+
+    Example:
+
+    >>> import numpy as np, keras_rnnx
+    >>> layer = keras_rnnx.layers.ClockworkRNN(8, periods=[1, 2, 4, 8])
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
+    (2, 8)
+    """
+
+    cell_class = ClockworkRNNCell
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # The base loop, plus the clock of every step computed before the loop
+        # (`clockwork_schedule`) and fed beside the projected inputs.
+        if tree.is_nested(mask):
+            mask = mask[0]
+        cell = self.cell
+        params = cell.loop_params()
+        if training and cell.dropout > 0:
+            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dp_mask, 1)
+        projected = cell.input_projection(sequences, params)
+        recurrent_mask = None
+        if training and cell.recurrent_dropout > 0:
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        schedule = clockwork_schedule(
+            initial_state[1],
+            mask,
+            sequences.shape[1],
+            cell.structure,
+            go_backwards=self.go_backwards,
+            dtype=projected.dtype,
+        )
+
+        def step(inputs, states):
+            z_t, schedule_t = inputs
+            return clockwork_recurrence(
+                z_t, list(states), params, cell.structure, recurrent_mask,
+                schedule=schedule_t,
+            )
+
+        return run_loop(
+            step,
+            (projected, ops.stop_gradient(schedule)),
+            initial_state,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences,
+        )

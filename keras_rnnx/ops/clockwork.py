@@ -1,0 +1,255 @@
+"""Clockwork RNN step maths (Koutnik, Greff, Gomez & Schmidhuber 2014).
+
+The ``units`` hidden units are split into ``n`` modules, module ``k`` holding
+``size_k`` units and running with period ``T_k`` (strictly increasing, so a
+module of larger index is slower). At step ``t`` (counted from 0)::
+
+    active_k = (t mod T_k == 0)
+    h_k = act(W_k x + U_k h'[k:] + b_k)   if active_k
+    h_k = h'_k                            otherwise
+
+where ``h'[k:]`` is the previous state of modules ``k, k+1, ..., n-1`` (the
+module itself and every slower one). Slower modules feed faster ones, never the
+reverse: the recurrent matrix of the paper is block upper-triangular. Here that
+structure is *stored*, not masked: ``U_k`` has shape
+``(size_k + ... + size_{n-1}, size_k)`` and there is no weight at all from a
+faster module into a slower one, so no gradient can reach one.
+
+The step counter is the second state, ``t mod L`` with ``L`` the least common
+multiple of the periods, kept as a float ``(batch, 1)`` column because
+`keras.layers.RNN` casts every state to the compute dtype. Integers are exact
+in float32 up to 2**24, in float16 up to 2048 and in bfloat16 up to 256;
+`max_exact_counter` gives the bound and the cell checks ``L`` against it.
+
+Cost. With each period dividing the next (e.g. ``2**k``) the modules active at
+step ``t`` are a prefix of the module list. The recurrence computes only the
+widest prefix any row of the batch needs, with `keras.ops.switch` over the
+prefix length (branch ``m`` computes modules ``0..m-1`` with static shapes),
+then selects per row, so rows whose clocks differ (masking, initial states)
+stay exact. With other periods the prefix reaches the slowest active module
+and the inactive modules inside it are computed and discarded.
+
+Weight layout (the keys of ``params``):
+
+* ``kernel`` ``(input_dim, units)``: column block ``k`` is ``W_k``;
+* ``bias`` ``(units,)`` or absent;
+* ``recurrent_kernel_k`` for ``k = 0..n-1``:
+  ``(units - offset_k, size_k)``, rows in module order from module ``k``.
+* Optional, added by the layer once per sequence: ``recurrent_blocks``, the
+  tuple of `clockwork_padded_kernels` (recomputed per step when absent).
+
+The layer also computes the clock of every step before its loop
+(`clockwork_schedule`) and passes each step's slice as ``schedule``; the cell,
+stepped by `keras.layers.RNN`, reads its clock state instead. Both give the
+same result.
+
+States: ``[h (units), clock (1)]``.
+"""
+
+import dataclasses
+import functools
+import math
+from typing import Callable
+
+from keras import activations
+from keras import ops
+
+# Largest N such that every integer in [0, N] is exactly representable.
+_EXACT_INTEGERS = {"float64": 2**53, "float32": 2**24, "float16": 2**11, "bfloat16": 2**8}
+
+
+def max_exact_counter(dtype):
+    """The largest ``L`` a clock stored in ``dtype`` supports (``t`` in [0, L])."""
+    return _EXACT_INTEGERS.get(str(dtype), 2**24)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClockworkStructure:
+    """Modules of a Clockwork RNN: periods and sizes, in module order."""
+
+    units: int
+    periods: tuple
+    module_sizes: tuple
+    activation: Callable = activations.tanh
+
+    @property
+    def num_modules(self):
+        return len(self.periods)
+
+    @property
+    def offsets(self):
+        """First unit of each module, plus ``units`` at the end."""
+        out = [0]
+        for size in self.module_sizes:
+            out.append(out[-1] + size)
+        return tuple(out)
+
+    @property
+    def period_lcm(self):
+        return functools.reduce(math.lcm, self.periods, 1)
+
+    @property
+    def recurrent_shapes(self):
+        """Shape of ``recurrent_kernel_k`` for each module ``k``."""
+        off = self.offsets
+        return tuple(
+            (self.units - off[k], self.module_sizes[k]) for k in range(self.num_modules)
+        )
+
+    @property
+    def output_size(self):
+        return self.units
+
+    @property
+    def state_size(self):
+        return [self.units, 1]
+
+    @property
+    def noise_size(self):
+        return 0
+
+
+def clockwork_input_projection(x, params, structure):
+    """``x @ kernel + bias`` for one step ``(batch, D)`` or all ``(batch, T, D)``."""
+    z = ops.matmul(x, params["kernel"])
+    if params.get("bias") is not None:
+        z = z + params["bias"]
+    return z
+
+
+def _unit_module(structure):
+    """The module of each unit."""
+    return tuple(k for k, size in enumerate(structure.module_sizes) for _ in range(size))
+
+
+def clockwork_active(clock, structure):
+    """``(batch, n)`` bool: which modules tick at the step held in ``clock``."""
+    t = ops.cast(ops.round(clock[:, 0]), "int32")
+    periods = ops.convert_to_tensor(structure.periods, "int32")
+    return ops.equal(ops.mod(ops.expand_dims(t, -1), periods), 0)
+
+
+def clockwork_padded_kernels(params, structure):
+    """``recurrent_kernel_k`` below ``offset_k`` rows of constant zeros, for each ``k``.
+
+    Each is ``(units, size_k)``: the column block ``k`` of the paper's block
+    upper-triangular recurrent matrix. The zeros are constants, not weights:
+    nothing (no update, no gradient) connects a faster module to a slower one.
+    """
+    s = structure
+    off = s.offsets
+    blocks = []
+    for k in range(s.num_modules):
+        block = params[f"recurrent_kernel_{k}"]
+        if off[k]:
+            zeros = ops.zeros((off[k], s.module_sizes[k]), dtype=block.dtype)
+            block = ops.concatenate([zeros, block], axis=0)
+        blocks.append(block)
+    return tuple(blocks)
+
+
+def _prefix_preactivation(width, structure, h_in, blocks):
+    """``h_in @ U`` for the first ``width`` modules' columns, zeros after."""
+    s = structure
+    end = s.offsets[width]
+    batch = ops.shape(h_in)[0]
+    parts = [ops.matmul(h_in, blocks[k]) for k in range(width)]
+    if end < s.units:
+        parts.append(ops.zeros((batch, s.units - end), dtype=h_in.dtype))
+    return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+
+def clockwork_schedule(initial_clock, mask, timesteps, structure, go_backwards=False, dtype="float32"):
+    """The clock of a whole sequence, computed before the loop.
+
+    Row ``b`` at its ``p``-th processed step is at ``t = clock_0 + (number of
+    unmasked steps processed before)``: masked steps do not advance it.
+
+    Args:
+        initial_clock: ``(batch, 1)``, the clock state before the sequence.
+        mask: optional bool ``(batch, timesteps)``.
+        timesteps: int.
+        structure: `ClockworkStructure`.
+        go_backwards: whether the loop processes the sequence from the end.
+        dtype: dtype of the result.
+
+    Returns:
+        ``(batch, timesteps, units + 2)`` in time order: for each step, per
+        unit, 1.0 where its module ticks (``t mod T_k == 0``, unmasked) else
+        0.0; the widest prefix of ticking modules over the batch; the next
+        clock ``(t + 1) mod L``.
+    """
+    s = structure
+    clock0 = ops.cast(ops.round(initial_clock[:, :1]), "int32")
+    if mask is None:
+        unmasked = ops.ones((ops.shape(initial_clock)[0], timesteps), dtype="int32")
+    else:
+        unmasked = ops.cast(mask, "int32")
+    if go_backwards:
+        unmasked = ops.flip(unmasked, axis=1)
+    t = clock0 + ops.cumsum(unmasked, axis=1) - unmasked
+    periods = ops.convert_to_tensor(s.periods, "int32")
+    ticks = ops.equal(ops.mod(ops.expand_dims(t, -1), periods), 0)
+    # A masked step changes nothing (the loop keeps its states): no work.
+    ticks = ops.logical_and(ticks, ops.expand_dims(ops.cast(unmasked, "bool"), -1))
+    rank = ops.arange(1, s.num_modules + 1, dtype="int32")
+    width = ops.max(ops.where(ticks, rank, ops.zeros_like(rank)), axis=(0, 2), initial=0)
+    batch = ops.shape(t)[0]
+    width = ops.broadcast_to(ops.reshape(width, (1, timesteps, 1)), (batch, timesteps, 1))
+    keep = ops.take(ticks, list(_unit_module(s)), axis=2)
+    next_clock = ops.expand_dims(ops.mod(t + 1, s.period_lcm), -1)
+    schedule = ops.concatenate(
+        [ops.cast(keep, dtype), ops.cast(width, dtype), ops.cast(next_clock, dtype)],
+        axis=-1,
+    )
+    return ops.flip(schedule, axis=1) if go_backwards else schedule
+
+
+def clockwork_recurrence(
+    z, states, params, structure, recurrent_mask=None, noise=None, schedule=None
+):
+    """One step of the recurrence, given the projected input ``z``.
+
+    Args:
+        z: ``(batch, units)``, from `clockwork_input_projection`.
+        states: ``[h', clock]``, ``clock`` ``(batch, 1)`` holding ``t mod L``.
+        params: dict of weight tensors, see the module docstring; may hold
+            ``recurrent_blocks`` from `clockwork_padded_kernels` (the fused
+            loop builds them once per sequence).
+        structure: `ClockworkStructure`.
+        recurrent_mask: optional dropout mask multiplied into ``h'`` before the
+            recurrent matmul (the copied modules keep the unmasked ``h'``).
+        noise: unused (the cell draws no per-step noise).
+        schedule: optional ``(batch, units + 2)`` slice of `clockwork_schedule`
+            for this step (the fused loop precomputes it); when given, the
+            clock state is not read.
+
+    Returns:
+        ``(h, [h, next_clock])``.
+    """
+    del noise
+    s = structure
+    h_prev, clock = states[0], states[1]
+    blocks = params.get("recurrent_blocks")
+    if blocks is None:
+        blocks = clockwork_padded_kernels(params, s)
+    u = s.units
+    if schedule is None:
+        active = clockwork_active(clock, s)
+        rank = ops.arange(1, s.num_modules + 1, dtype="int32")
+        # Widest prefix of modules any row needs (0 when none ticks).
+        width = ops.max(ops.where(active, rank, ops.zeros_like(rank)), initial=0)
+        keep = ops.take(active, list(_unit_module(s)), axis=1)
+        t = ops.cast(ops.round(clock), "int32")
+        next_clock = ops.cast(ops.mod(t + 1, s.period_lcm), clock.dtype)
+    else:
+        keep = ops.greater(schedule[:, :u], 0.5)
+        width = ops.cast(schedule[0, u], "int32")
+        next_clock = ops.cast(schedule[:, u + 1 :], clock.dtype)
+    h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
+    branches = [
+        functools.partial(_prefix_preactivation, m, s) for m in range(s.num_modules + 1)
+    ]
+    pre = ops.switch(width, branches, h_in, blocks)
+    h = ops.where(keep, s.activation(z + pre), h_prev)
+    return h, [h, next_clock]
