@@ -426,9 +426,14 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     # -- the fused loop ----------------------------------------------------
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if tree.is_nested(mask):
-            mask = mask[0]
+    def prepare_loop(self, sequences, initial_state, training):
+        """What every `inner_loop` computes before its time loop.
+
+        Returns ``(params, projected, recurrent_mask)``: the cell's loop
+        parameters (`RecurrentCell.loop_params`), the input projection of all
+        steps at once (after the per-sequence input dropout mask) and the
+        per-sequence recurrent dropout mask (None when unused).
+        """
         cell = self.cell
         params = cell.loop_params()
         if training and cell.dropout > 0:
@@ -438,6 +443,15 @@ class RecurrentLayer(keras.layers.RNN):
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        return params, projected, recurrent_mask
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if tree.is_nested(mask):
+            mask = mask[0]
+        cell = self.cell
+        params, projected, recurrent_mask = self.prepare_loop(
+            sequences, initial_state, training
+        )
         sequences = projected
         with_noise = bool(training) and cell.noise_size > 0
         if with_noise:

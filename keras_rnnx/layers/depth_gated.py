@@ -280,14 +280,9 @@ class DepthGatedLSTM(RecurrentLayer):
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
-        params = cell.loop_params()
-        if training and cell.dropout > 0:
-            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dp_mask, 1)
-        projected = cell.input_projection(sequences, params)
-        recurrent_mask = None
-        if training and cell.recurrent_dropout > 0:
-            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        params, projected, recurrent_mask = self.prepare_loop(
+            sequences, initial_state, training
+        )
         with_noise = bool(training) and cell.noise_size > 0
         inputs = projected
         if with_noise:
