@@ -8,6 +8,8 @@ import pytest
 
 from keras_rnnx.layers.clockwork import ClockworkRNN
 from keras_rnnx.layers.clockwork import ClockworkRNNCell
+from tests.gradients import assert_gradients_match
+from tests.gradients import finite_differences
 from tests import reference_clockwork as ref
 from tests.layers.harness import Case
 from tests.layers.harness import run_layer_test
@@ -123,22 +125,7 @@ def test_gradients_match_finite_differences(config_id):
         out, (h, _) = ref.forward(p, x64, periods, sizes)
         return np.sum(out * r_out) + np.sum(h * r_h)
 
-    eps = 1e-6
-    for name, value in p64.items():
-        flat = value.reshape(-1)
-        fd = np.zeros(flat.size)
-        for k in range(flat.size):
-            saved = flat[k]
-            flat[k] = saved + eps
-            plus = loss(p64)
-            flat[k] = saved - eps
-            minus = loss(p64)
-            flat[k] = saved
-            fd[k] = (plus - minus) / (2 * eps)
-        assert np.abs(fd).max() > 1e-4, name
-        np.testing.assert_allclose(
-            got[name].reshape(-1), fd, rtol=1e-3, atol=1e-4, err_msg=name
-        )
+    assert_gradients_match(got, finite_differences(loss, p64))
 
 
 def test_module_state_constant_between_ticks():

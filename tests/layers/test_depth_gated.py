@@ -23,6 +23,8 @@ import keras_rnnx
 from keras_rnnx.layers.depth_gated import DepthGatedLSTM
 from keras_rnnx.layers.depth_gated import DepthGatedLSTMCell
 from keras_rnnx.layers.lstm import PeepholeLSTM
+from tests.gradients import assert_gradients_match
+from tests.gradients import finite_differences
 from tests import reference_depth_gated as ref
 from tests.layers.harness import Case
 from tests.layers.harness import run_layer_test
@@ -163,22 +165,7 @@ def test_gradients_equal_finite_differences():
         seq, states = ref.forward(p, x64, U, num_layers, mask=mask, return_all_layers=True)
         return np.sum(seq * r_out) + sum(np.sum(s * r) for s, r in zip(states, r_states))
 
-    eps = 1e-6
-    for name, value in p64.items():
-        flat = value.reshape(-1)
-        fd = np.zeros(flat.size)
-        for k in range(flat.size):
-            saved = flat[k]
-            flat[k] = saved + eps
-            plus = loss(p64)
-            flat[k] = saved - eps
-            minus = loss(p64)
-            flat[k] = saved
-            fd[k] = (plus - minus) / (2 * eps)
-        assert np.abs(fd).max() > 1e-4, f"{name}: vanishing reference gradient"
-        np.testing.assert_allclose(
-            got[name].reshape(-1), fd, rtol=1e-3, atol=1e-4, err_msg=f"gradient of {name}"
-        )
+    assert_gradients_match(got, finite_differences(loss, p64))
 
 
 @pytest.mark.parametrize("num_layers", [2, 4])

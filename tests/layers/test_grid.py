@@ -22,6 +22,9 @@ from keras_rnnx.layers.grid import GridLSTM2DCell
 from keras_rnnx.ops.grid import GridStructure
 from keras_rnnx.ops.grid import grid_block
 from keras_rnnx.ops.grid import parse_dimensions
+from tests.gradients import assert_gradients_match
+from tests.gradients import backend_gradients
+from tests.gradients import finite_differences
 from tests import reference_grid as ref
 from tests.layers.harness import Case
 from tests.layers.harness import run_layer_test
@@ -209,64 +212,7 @@ def test_2d_forward_matches_reference(config_id):
             np.testing.assert_allclose(np_(got), want, rtol=RTOL, atol=ATOL)
 
 
-def _backend_gradients(layer, x, loss_of, **kwargs):
-    backend = keras.backend.backend()
-    names = [v.name for v in layer.trainable_variables]
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = loss_of(layer(x, **kwargs))
-        grads = tape.gradient(loss, layer.trainable_variables)
-    elif backend == "jax":
-        import jax
-
-        trainable = [v.value for v in layer.trainable_variables]
-        non_trainable = [v.value for v in layer.non_trainable_variables]
-
-        def f(tv):
-            result, _ = layer.stateless_call(tv, non_trainable, x, **kwargs)
-            return loss_of(result)
-
-        grads = jax.jit(jax.grad(f))(trainable)
-    else:
-        pytest.skip(f"no gradient helper for backend {backend}")
-    out = {}
-    for name, g in zip(names, grads):
-        assert g is not None, f"no gradient for {name}"
-        out[name] = np_(g)
-    return out
-
-
-def _finite_differences(loss, params):
-    p64 = {k: v.astype("float64") for k, v in params.items()}
-    eps = 1e-6
-    result = {}
-    for name, value in p64.items():
-        flat = value.reshape(-1)
-        fd = np.zeros(flat.size)
-        for k in range(flat.size):
-            saved = flat[k]
-            flat[k] = saved + eps
-            plus = loss(p64)
-            flat[k] = saved - eps
-            minus = loss(p64)
-            flat[k] = saved
-            fd[k] = (plus - minus) / (2 * eps)
-        result[name] = fd.reshape(value.shape)
-    return result
-
-
-def _compare_gradients(got, want):
-    assert sorted(got) == sorted(want)
-    for name in want:
-        assert np.abs(want[name]).max() > 1e-4, f"{name}: vanishing reference gradient"
-        np.testing.assert_allclose(
-            got[name], want[name], rtol=1e-3, atol=1e-4, err_msg=f"gradient of {name}"
-        )
-
-
-def test_2d_gradients_match_finite_differences():
+def test_2d_gradients_matchfinite_differences():
     config = dict(depth=2, dimensions=dims(depth={"priority": True}))
     units, input_dim = 3, 2
     layer, params = build_2d(config, input_dim, units, 5)
@@ -282,7 +228,7 @@ def test_2d_gradients_match_finite_differences():
             total = total + ops.sum(s * r.astype("float32"))
         return total
 
-    got = _backend_gradients(layer, x, loss_of, mask=ops.convert_to_tensor(mask))
+    got = backend_gradients(layer, x, loss_of, mask=ops.convert_to_tensor(mask))
 
     def loss(p):
         out, states = ref.grid2d_forward(
@@ -290,7 +236,7 @@ def test_2d_gradients_match_finite_differences():
         )
         return np.sum(out * r_out) + sum(np.sum(s * r) for s, r in zip(states, r_states))
 
-    _compare_gradients(got, _finite_differences(loss, params))
+    assert_gradients_match(got, finite_differences(loss, params))
 
 
 # ----------------------------------------------------------------------------
@@ -319,7 +265,7 @@ def test_1d_forward_matches_reference(tied, project_input):
     np.testing.assert_allclose(np_(layer(x)), want, rtol=RTOL, atol=ATOL)
 
 
-def test_1d_gradients_match_finite_differences():
+def test_1d_gradients_matchfinite_differences():
     units, depth, input_dim = 3, 3, 4
     layer = GridLSTM1D(units, depth, tied=True)
     layer.build((None, input_dim))
@@ -329,12 +275,12 @@ def test_1d_gradients_match_finite_differences():
     rng = np.random.RandomState(10)
     x = rng.standard_normal((3, input_dim)).astype("float32")
     r = rng.standard_normal((3, units))
-    got = _backend_gradients(layer, x, lambda out: ops.sum(out * r.astype("float32")))
+    got = backend_gradients(layer, x, lambda out: ops.sum(out * r.astype("float32")))
 
     def loss(p):
         return np.sum(ref.grid1d_forward(p, x.astype("float64"), units, depth, True) * r)
 
-    _compare_gradients(got, _finite_differences(loss, params))
+    assert_gradients_match(got, finite_differences(loss, params))
 
 
 def test_tied_parameter_count_does_not_grow_with_depth():

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import keras_rnnx
+from tests import gradients
 from tests import reference_numpy as ref
 
 RTOL = 1e-5
@@ -294,32 +295,7 @@ def backend_gradients(layer, x, weights_out, weights_states, mask=None):
             loss = loss + keras.ops.sum(state * r)
         return loss
 
-    names = [v.name for v in layer.trainable_variables]
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = loss_of(layer(x, **kwargs))
-        grads = tape.gradient(loss, layer.trainable_variables)
-    elif backend == "jax":
-        import jax
-
-        trainable = [v.value for v in layer.trainable_variables]
-        non_trainable = [v.value for v in layer.non_trainable_variables]
-
-        def f(tv):
-            result, _ = layer.stateless_call(tv, non_trainable, x, **kwargs)
-            return loss_of(result)
-
-        grads = jax.jit(jax.grad(f))(trainable)
-    else:
-        pytest.skip(f"no gradient helper for backend {backend}")
-    out = {}
-    for name, g in zip(names, grads):
-        assert g is not None, f"no gradient for {name}"
-        out[name] = as_numpy(g)
-    return out
+    return gradients.backend_gradients(layer, x, loss_of, **kwargs)
 
 
 def check_gradients(model, input_dim, seed, mask=None):
