@@ -55,6 +55,25 @@ def _forget_bias_initializer(base, units, kinds_and_widths, unit_forget_bias):
     return initializer
 
 
+def _add_input_projection(owner, input_dim):
+    """``input_kernel`` ``(input_dim, units)`` and, with ``use_bias``, ``input_bias``."""
+    owner.add_param(
+        "input_kernel",
+        (input_dim, owner.units),
+        owner.kernel_initializer,
+        owner.kernel_regularizer,
+        owner.kernel_constraint,
+    )
+    if owner.use_bias:
+        owner.add_param(
+            "input_bias",
+            (owner.units,),
+            owner.bias_initializer,
+            owner.bias_regularizer,
+            owner.bias_constraint,
+        )
+
+
 def _add_block_weights(owner, structure, prefix):
     """Create the weights of one Grid LSTM block on ``owner`` (a cell or layer)."""
     for dim in structure.dimensions:
@@ -188,21 +207,7 @@ class GridLSTM2DCell(RecurrentCell):
         return 0
 
     def build_weights(self, input_dim):
-        self.add_param(
-            "input_kernel",
-            (input_dim, self.units),
-            self.kernel_initializer,
-            self.kernel_regularizer,
-            self.kernel_constraint,
-        )
-        if self.use_bias:
-            self.add_param(
-                "input_bias",
-                (self.units,),
-                self.bias_initializer,
-                self.bias_regularizer,
-                self.bias_constraint,
-            )
+        _add_input_projection(self, input_dim)
         for level in range(1 if self.tied else self.depth):
             _add_block_weights(self, self.structure, level_prefix(self.tied, level))
 
@@ -451,21 +456,7 @@ class GridLSTM1D(keras.layers.Layer):
                 f"but received {features}. Set project_input=True, or units={features}."
             )
         if self.project_input:
-            self.add_param(
-                "input_kernel",
-                (features, self.units),
-                self.kernel_initializer,
-                self.kernel_regularizer,
-                self.kernel_constraint,
-            )
-            if self.use_bias:
-                self.add_param(
-                    "input_bias",
-                    (self.units,),
-                    self.bias_initializer,
-                    self.bias_regularizer,
-                    self.bias_constraint,
-                )
+            _add_input_projection(self, features)
         for level in range(1 if self.tied else self.depth):
             _add_block_weights(self, self.structure, level_prefix(self.tied, level))
         self.built = True

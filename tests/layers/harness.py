@@ -100,6 +100,30 @@ def case_by_id(case_id):
     return next(case for case in LAYER_CASES if case.id == case_id)
 
 
+def step_by_hand(cell, x, mask=None):
+    """Loop ``cell`` over time in Python with Keras' masking semantics.
+
+    Masked steps keep every state and repeat the previous output (zeros
+    before the first step). Returns ``(outputs, states)`` as NumPy arrays.
+    """
+    ops = keras.ops
+    batch, timesteps = x.shape[0], x.shape[1]
+    states = cell.get_initial_state(batch)
+    previous_output = ops.zeros((batch, cell.output_size))
+    outputs = []
+    for t in range(timesteps):
+        output, new_states = cell(x[:, t], states)
+        if mask is not None:
+            keep = ops.expand_dims(ops.convert_to_tensor(mask[:, t]), -1)
+            output = ops.where(keep, output, previous_output)
+            new_states = [ops.where(keep, n, o) for n, o in zip(new_states, states)]
+        outputs.append(output)
+        previous_output = output
+        states = new_states
+    to_numpy = ops.convert_to_numpy
+    return to_numpy(ops.stack(outputs, axis=1)), [to_numpy(s) for s in states]
+
+
 def _strip_names(config):
     return {k: v for k, v in config.items() if k != "name"}
 

@@ -29,6 +29,7 @@ from tests import reference_depth_gated as ref
 from tests.layers.harness import Case
 from tests.layers.harness import run_layer_test
 from tests.layers.harness import sequence_model
+from tests.layers.harness import step_by_hand
 
 np_ = keras.ops.convert_to_numpy
 B, T, D, U = 4, 5, 3, 4
@@ -222,19 +223,10 @@ def test_cell_stepped_by_hand_and_in_keras_rnn_equal_layer():
     layer = DepthGatedLSTM(U, num_layers=3, return_sequences=True, return_state=True)
     out, *states = layer(x, mask=mask)
     cell = layer.cell
-    st = cell.get_initial_state(3)
-    prev = ops.zeros((3, U))
-    outs = []
-    for t in range(6):
-        o, new = cell(x[:, t], st)
-        keep = ops.expand_dims(ops.convert_to_tensor(mask[:, t]), -1)
-        o = ops.where(keep, o, prev)
-        st = [ops.where(keep, n, s) for n, s in zip(new, st)]
-        outs.append(o)
-        prev = o
-    np.testing.assert_allclose(np_(out), np_(ops.stack(outs, 1)), rtol=1e-5, atol=1e-6)
-    for got, want in zip(states, st):
-        np.testing.assert_allclose(np_(got), np_(want), rtol=1e-5, atol=1e-6)
+    want_out, want_states = step_by_hand(cell, x, mask)
+    np.testing.assert_allclose(np_(out), want_out, rtol=1e-5, atol=1e-6)
+    for got, want in zip(states, want_states):
+        np.testing.assert_allclose(np_(got), want, rtol=1e-5, atol=1e-6)
     wrapped = keras.layers.RNN(cell, return_sequences=True)
     unmasked = layer(x)[0]
     np.testing.assert_allclose(np_(wrapped(x)), np_(unmasked), rtol=1e-5, atol=1e-6)

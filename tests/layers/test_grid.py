@@ -28,6 +28,7 @@ from tests.gradients import finite_differences
 from tests import reference_grid as ref
 from tests.layers.harness import Case
 from tests.layers.harness import run_layer_test
+from tests.layers.harness import step_by_hand
 
 np_ = keras.ops.convert_to_numpy
 RTOL = ATOL = 1e-5
@@ -374,19 +375,10 @@ def test_cell_stepped_by_hand_and_in_keras_rnn_equal_layer_with_mask():
     layer = case.make(return_sequences=True, return_state=True)
     out, *states = layer(x, mask=MASK)
     cell = layer.cell
-    st = cell.get_initial_state(4)
-    prev = ops.zeros((4, cell.output_size))
-    outs = []
-    for t in range(5):
-        o, new = cell(x[:, t], st)
-        keep = ops.expand_dims(ops.convert_to_tensor(MASK[:, t]), -1)
-        o = ops.where(keep, o, prev)
-        st = [ops.where(keep, n, s) for n, s in zip(new, st)]
-        outs.append(o)
-        prev = o
-    np.testing.assert_allclose(np_(out), np_(ops.stack(outs, 1)), rtol=1e-5, atol=1e-6)
-    for a, b in zip(states, st):
-        np.testing.assert_allclose(np_(a), np_(b), rtol=1e-5, atol=1e-6)
+    want_out, want_states = step_by_hand(cell, x, MASK)
+    np.testing.assert_allclose(np_(out), want_out, rtol=1e-5, atol=1e-6)
+    for a, b in zip(states, want_states):
+        np.testing.assert_allclose(np_(a), b, rtol=1e-5, atol=1e-6)
     # Fully masked row keeps the initial (zero) state.
     assert np.all(np_(states[0])[2] == 0)
     wrapped = keras.layers.RNN(cell, return_sequences=True)

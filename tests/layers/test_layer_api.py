@@ -14,6 +14,7 @@ from tests.layers.harness import LAYER_CASES
 from tests.layers.harness import case_by_id
 from tests.layers.harness import run_layer_test
 from tests.layers.harness import sequence_model
+from tests.layers.harness import step_by_hand
 
 np_ = keras.ops.convert_to_numpy
 
@@ -53,24 +54,6 @@ def test_save_and_load_keras_file(case, tmp_path):
     assert restored == original
 
 
-def _step_by_hand(cell, x, mask=None):
-    """Loop the cell over time in Python with Keras' masking semantics."""
-    batch, timesteps = x.shape[0], x.shape[1]
-    states = cell.get_initial_state(batch)
-    previous_output = ops.zeros((batch, cell.output_size))
-    outputs = []
-    for t in range(timesteps):
-        output, new_states = cell(x[:, t], states)
-        if mask is not None:
-            keep = ops.expand_dims(ops.convert_to_tensor(mask[:, t]), -1)
-            output = ops.where(keep, output, previous_output)
-            new_states = [ops.where(keep, n, o) for n, o in zip(new_states, states)]
-        outputs.append(output)
-        previous_output = output
-        states = new_states
-    return np_(ops.stack(outputs, axis=1)), [np_(s) for s in states]
-
-
 @pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
 @pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
 def test_cell_stepped_by_hand_equals_layer(case, masked):
@@ -83,7 +66,7 @@ def test_cell_stepped_by_hand_equals_layer(case, masked):
         mask[2, :] = False  # fully masked
     layer = case.make(return_sequences=True, return_state=True)
     outputs, *states = layer(x, mask=mask)
-    expected_out, expected_states = _step_by_hand(layer.cell, x, mask)
+    expected_out, expected_states = step_by_hand(layer.cell, x, mask)
     np.testing.assert_allclose(np_(outputs), expected_out, rtol=1e-5, atol=1e-6)
     for got, want in zip(states, expected_states):
         np.testing.assert_allclose(np_(got), want, rtol=1e-5, atol=1e-6)
