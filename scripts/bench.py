@@ -14,6 +14,11 @@ The contestants:
   proj_units, cell_clip, zoneout; `GRU` in both reset modes; MUT1, MUT2, MUT3;
 - the Keras layers they replace: ``keras.layers.LSTM``, ``keras.layers.GRU``
   (both ``reset_after`` modes);
+- the exotic cells: `ClockworkRNN(512, num_modules=8)` beside
+  ``keras.layers.SimpleRNN(512)`` and a naive masked dense Clockwork cell;
+  `GridLSTM2D(U, depth=2)` and `DepthGatedLSTM(U, num_layers=2)` beside two
+  stacked ``keras.layers.LSTM(U)`` and their own cells stepped by
+  ``keras.layers.RNN`` (nothing hoisted: the "naive" rows);
 - ``keras.layers.RNN(cell)`` around naive cells written below, nothing hoisted
   out of the time loop: one with a separate weight matrix per gate (one matmul
   per gate and per input), and one with Keras-style fused weights (one
@@ -194,6 +199,44 @@ class NaiveFusedGRUCell(keras.layers.Layer):
         return h, [h]
 
 
+class NaiveClockworkCell(keras.layers.Layer):
+    """A Clockwork RNN cell (exponential periods) as a first implementation writes it.
+
+    A dense ``(U, U)`` recurrent matrix multiplied by a constant
+    block-triangular mask (slower modules feed faster ones), the full
+    ``x @ W + h @ (U * mask)`` computed at every step, then the units of the
+    modules that do not tick put back with a select. The step counter is the
+    second state.
+    """
+
+    def __init__(self, units, num_modules, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.size = units // num_modules
+        self.periods = np.repeat(2 ** np.arange(num_modules), self.size).astype("float32")
+        module = np.arange(units) // self.size
+        self.tri = (module[:, None] >= module[None, :]).astype("float32")
+        self.state_size = [units, 1]
+        self.output_size = units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        self.kernel = self.add_weight((d, u), "glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight((u, u), "orthogonal", name="recurrent_kernel")
+        self.bias = self.add_weight((u,), "zeros", name="bias")
+
+    def call(self, inputs, states):
+        h, t = states
+        pre = (
+            ops.matmul(inputs, self.kernel)
+            + ops.matmul(h, self.recurrent_kernel * self.tri)
+            + self.bias
+        )
+        active = ops.equal(ops.mod(t, self.periods), 0.0)
+        h = ops.where(active, ops.tanh(pre), h)
+        return h, [h, t + 1.0]
+
+
 # -- configurations ----------------------------------------------------------
 
 
@@ -209,6 +252,8 @@ class Config:
         naive_fused_ref: name of the naive fused-weight ``RNN(cell)`` this row
             is also compared with.
         input_is_units: use ``D = units`` instead of ``--features`` (MUT1/2).
+        units: a fixed width for this row (the Clockwork rows: 512, as the
+            issue's target names it) instead of ``--units``.
     """
 
     name: str
@@ -217,6 +262,7 @@ class Config:
     naive_ref: str
     input_is_units: bool = False
     naive_fused_ref: str = None
+    units: int = None
 
 
 def _rnnx_lstm(**options):
@@ -226,6 +272,15 @@ def _rnnx_lstm(**options):
 _L, _NL = "keras_lstm", "naive_peephole_lstm"
 _G, _GB, _NG = "keras_gru", "keras_gru_reset_before", "naive_gru"
 _NFL, _NFG = "naive_fused_peephole_lstm", "naive_fused_gru"
+_S, _NC = "keras_simple_rnn", "naive_clockwork"
+_L2, _NGR, _NDG = "keras_lstm_x2", "naive_grid2d", "naive_depth_gated"
+_CW_UNITS, _CW_MODULES = 512, 8
+
+
+def _stacked_keras_lstm(depth):
+    return lambda u: [keras.layers.LSTM(u, return_sequences=True) for _ in range(depth - 1)] + [
+        keras.layers.LSTM(u)
+    ]
 
 CONFIGS = {
     c.name: c
@@ -265,15 +320,53 @@ CONFIGS = {
         Config("mut1", keras_rnnx.layers.MUT1, _G, _NG, input_is_units=True),
         Config("mut2", keras_rnnx.layers.MUT2, _G, _NG, input_is_units=True),
         Config("mut3", keras_rnnx.layers.MUT3, _G, _NG),
+        Config(_S, keras.layers.SimpleRNN, _S, _NC, units=_CW_UNITS),
+        Config(
+            _NC,
+            lambda u: keras.layers.RNN(NaiveClockworkCell(u, _CW_MODULES)),
+            _S,
+            _NC,
+            units=_CW_UNITS,
+        ),
+        Config(
+            "clockwork",
+            lambda u: keras_rnnx.layers.ClockworkRNN(u, num_modules=_CW_MODULES),
+            _S,
+            _NC,
+            units=_CW_UNITS,
+        ),
+        Config(_L2, _stacked_keras_lstm(2), _L2, _NGR),
+        Config(
+            _NGR,
+            lambda u: keras.layers.RNN(keras_rnnx.layers.GridLSTM2DCell(u, depth=2)),
+            _L2,
+            _NGR,
+        ),
+        Config("grid2d", lambda u: keras_rnnx.layers.GridLSTM2D(u, depth=2), _L2, _NGR),
+        Config(
+            _NDG,
+            lambda u: keras.layers.RNN(keras_rnnx.layers.DepthGatedLSTMCell(u, num_layers=2)),
+            _L2,
+            _NDG,
+        ),
+        Config(
+            "depth_gated",
+            lambda u: keras_rnnx.layers.DepthGatedLSTM(u, num_layers=2),
+            _L2,
+            _NDG,
+        ),
     )
 }
 for _name, _config in list(CONFIGS.items()):
-    _fused = _NFL if _config.naive_ref == _NL else _NFG
+    _fused = {_NL: _NFL, _NG: _NFG}.get(_config.naive_ref)
     CONFIGS[_name] = dataclasses.replace(_config, naive_fused_ref=_fused)
 del _name, _config, _fused
 
 """Every configuration, in table order. proj_units uses units // 2;
-cell_clip 3.0; zoneout 0.1 on h and c."""
+cell_clip 3.0; zoneout 0.1 on h and c. The Clockwork rows are 512 units in 8
+exponential modules beside ``keras.layers.SimpleRNN(512)`` (target >= 2x);
+``grid2d`` and ``depth_gated`` are depth 2 beside two stacked
+``keras.layers.LSTM`` (grid target: <= 2.2x the time, a ratio >= 0.45)."""
 
 MODES = {"off": False, "on": True}
 
@@ -281,13 +374,12 @@ MODES = {"off": False, "on": True}
 
 
 def build_model(config, timesteps, features, units):
-    """``Input((T, D)) -> layer -> Dense(1)``, compiled later per jit mode."""
+    """``Input((T, D)) -> layer(s) -> Dense(1)``, compiled later per jit mode."""
+    layers = config.make_layer(config.units or units)
+    if not isinstance(layers, list):
+        layers = [layers]
     return keras.Sequential(
-        [
-            keras.Input((timesteps, features)),
-            config.make_layer(units),
-            keras.layers.Dense(1),
-        ],
+        [keras.Input((timesteps, features)), *layers, keras.layers.Dense(1)],
         name=config.name,
     )
 
@@ -331,6 +423,7 @@ def measure(config, mode, args):
     return {
         "params": model.count_params(),
         "features": features,
+        "units": config.units or args.units,
         "first_step_s": first,
         "median_ms": statistics.median(steps),
         "mean_ms": statistics.fmean(steps),
@@ -378,6 +471,7 @@ def format_table(results):
     header = (
         "config",
         "D",
+        "U",
         "params",
         "off ms/step",
         "on ms/step",
@@ -399,6 +493,7 @@ def format_table(results):
             (
                 row["name"],
                 str(row["features"]),
+                str(row["units"]),
                 f"{row['params']:,}",
                 num(off.get("median_ms"), ".1f"),
                 num(on.get("median_ms"), ".1f"),
@@ -572,6 +667,7 @@ def main(argv=None):
         for mode in modes:
             m = measure(CONFIGS[name], mode, args)
             row["params"], row["features"] = m.pop("params"), m.pop("features")
+            row["units"] = m.pop("units")
             row["modes"][mode] = m
             print(
                 f"[{index}/{len(names)}] {name} jit {mode}: first step "
@@ -588,7 +684,7 @@ def main(argv=None):
         "LSTM rows vs keras_lstm, naive_peephole_lstm (per-gate weights) and "
         "naive_fused_peephole_lstm (Keras-style fused weights); GRU rows vs the "
         "keras GRU of the same reset_after, naive_gru and naive_fused_gru; MUT "
-        "rows vs keras_gru, naive_gru and naive_fused_gru. 'on 1st step s' = trace + compile + one step with jit "
+        "rows vs keras_gru, naive_gru and naive_fused_gru; clockwork vs keras_simple_rnn and naive_clockwork; grid2d and depth_gated vs keras_lstm_x2 and their cells in keras.layers.RNN. 'on 1st step s' = trace + compile + one step with jit "
         f"on. Total wall time {time.perf_counter() - total_start:.0f} s."
     )
     if args.json:

@@ -1,5 +1,7 @@
 """`ClockworkRNN` (Koutnik, Greff, Gomez & Schmidhuber 2014)."""
 
+import functools
+
 import keras
 from keras import ops
 from keras import tree
@@ -7,14 +9,30 @@ from keras import tree
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
 from keras_rnnx.ops import run_loop
+from keras_rnnx.ops.engine import concrete_bool
 from keras_rnnx.ops.clockwork import ClockworkStructure
 from keras_rnnx.ops.clockwork import clockwork_input_projection
 from keras_rnnx.ops.clockwork import clockwork_padded_kernels
 from keras_rnnx.ops.clockwork import clockwork_recurrence
 from keras_rnnx.ops.clockwork import clockwork_schedule
+from keras_rnnx.ops.clockwork import clockwork_sequence
 from keras_rnnx.ops.clockwork import max_exact_counter
 
 _PACKAGE = "keras_rnnx"
+
+
+def _loop_result(loop, return_sequences=True):
+    """``loop`` returning ``(last, outputs, [states])`` in one structure (the two
+    branches of a cond must agree), its outputs cut to the last step when
+    ``return_sequences=False`` (the layer then reads ``last`` only)."""
+
+    def wrapped():
+        last, outputs, states = loop()
+        if not return_sequences:
+            outputs = ops.expand_dims(last, 1)
+        return last, outputs, list(states)
+
+    return wrapped
 
 
 def _is_positive_int(value):
@@ -239,8 +257,10 @@ class ClockworkRNN(RecurrentLayer):
     A `keras.layers.RNN` of `ClockworkRNNCell`; its docstring has the
     equations, the weight layout and the states ``[h, clock]``. The output is
     ``h`` (``units`` features). The input projection of every step is one
-    matmul before the time loop; inside the loop each step multiplies only the
-    modules that tick.
+    matmul before the time loop. Without a mask each module then runs its own
+    loop over its ticks only, slowest first (`keras_rnnx.ops.clockwork.
+    clockwork_sequence`); with a mask one loop steps all modules and multiplies
+    only those that tick.
 
     Masked steps keep every state, so they do not advance the clock. With
     ``return_state=True`` the layer also returns ``h`` and ``clock``; passing
@@ -266,18 +286,47 @@ class ClockworkRNN(RecurrentLayer):
     cell_class = ClockworkRNNCell
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        # The base loop, plus the clock of every step computed before the loop
-        # (`clockwork_schedule`) and fed beside the projected inputs.
+        # Without a mask: one loop per module over its own ticks
+        # (`clockwork_sequence`). With a mask (each row's clock then advances
+        # on its own unmasked steps): the base loop over every step, with the
+        # clock of every step computed before the loop (`clockwork_schedule`)
+        # and the update branching on the widest ticking prefix of modules.
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
         params, projected, recurrent_mask = self.prepare_loop(
             sequences, initial_state, training
         )
+        schedule_loop = functools.partial(
+            self._schedule_loop, params, projected, recurrent_mask, initial_state, mask
+        )
+        if mask is not None:
+            return schedule_loop()
+        clock = initial_state[1]
+        same_clock = ops.all(ops.equal(clock, clock[:1]))
+        z = ops.flip(projected, axis=1) if self.go_backwards else projected
+        module_loops = functools.partial(
+            clockwork_sequence,
+            z,
+            initial_state,
+            params,
+            cell.structure,
+            recurrent_mask=recurrent_mask,
+            unroll=self.unroll,
+        )
+        module_loops = _loop_result(module_loops, self.return_sequences)
+        schedule_loop = _loop_result(schedule_loop, self.return_sequences)
+        known = concrete_bool(same_clock)
+        if known is not None:  # eager: run one branch, skip tracing the other
+            return module_loops() if known else schedule_loop()
+        return ops.cond(same_clock, module_loops, schedule_loop)
+
+    def _schedule_loop(self, params, projected, recurrent_mask, initial_state, mask):
+        cell = self.cell
         schedule = clockwork_schedule(
             initial_state[1],
             mask,
-            sequences.shape[1],
+            projected.shape[1],
             cell.structure,
             go_backwards=self.go_backwards,
             dtype=projected.dtype,

@@ -43,6 +43,16 @@ The layer also computes the clock of every step before its loop
 stepped by `keras.layers.RNN`, reads its clock state instead. Both give the
 same result.
 
+Module-wise sequence path. Without a mask the layer does not step all modules
+together: `clockwork_sequence` runs one loop per module, slowest first, over
+that module's ticks only. Module ``k`` reads the previous state of the slower
+modules, which the earlier loops have already produced for every step, so
+their contribution ``h'[k+1:] @ U_k[size_k:]`` is one matmul before module
+``k``'s loop, and the loop itself multiplies only ``h'_k @ U_k[:size_k]``
+(``size_k x size_k``) per tick. There is no conditional in any loop (a
+conditional inside an XLA loop made its backward pass slower than the dense
+RNN) and the work is exactly what the schedule implies.
+
 States: ``[h (units), clock (1)]``.
 """
 
@@ -53,6 +63,8 @@ from typing import Callable
 
 from keras import activations
 from keras import ops
+
+from keras_rnnx.ops.engine import run_loop
 
 # Largest N such that every integer in [0, N] is exactly representable.
 _EXACT_INTEGERS = {"float64": 2**53, "float32": 2**24, "float16": 2**11, "bfloat16": 2**8}
@@ -253,3 +265,126 @@ def clockwork_recurrence(
     pre = ops.switch(width, branches, h_in, blocks)
     h = ops.where(keep, s.activation(z + pre), h_prev)
     return h, [h, next_clock]
+
+
+def _module_tick_step(kernel, mask, activation):
+    """Step of one module's loop: ``h_k = act(z + (h_k * mask_k) @ U_k[:size_k])``."""
+
+    def step(z, states):
+        h_in = states[0] if mask is None else states[0] * mask
+        h = activation(z + ops.matmul(h_in, kernel))
+        return h, [h]
+
+    return step
+
+
+def _every_period(sequence, start, period, count):
+    """``sequence[:, start + j * period]`` for ``j < count`` (zeros past the end).
+
+    A dynamic slice and a reshape, no gather: their gradients are a pad and a
+    reshape (a gather's is a scatter, slow under XLA on CPU).
+    """
+    if period == 1 and count == sequence.shape[1]:
+        return sequence
+    batch, steps, features = ops.shape(sequence)
+    padded = ops.pad(sequence, [(0, 0), (0, 2 * period), (0, 0)])
+    window = ops.slice(
+        padded, (0, start, 0), (batch, count * period, features)
+    )
+    window = ops.reshape(window, (batch, count, period * features))
+    return window if period == 1 else ops.split(window, [features], axis=-1)[0]
+
+
+def _held_states(held, start, period, timesteps):
+    """``held[:, (start + t) // period]`` for ``t < timesteps``: each tick's state held."""
+    batch, ticks, features = ops.shape(held)
+    repeated = ops.broadcast_to(
+        ops.expand_dims(held, 2), (batch, ticks, period, features)
+    )
+    repeated = ops.reshape(repeated, (batch, ticks * period, features))
+    return ops.slice(repeated, (0, start, 0), (batch, timesteps, features))
+
+
+def clockwork_sequence(
+    z, initial_state, params, structure, recurrent_mask=None, unroll=False
+):
+    """The whole unmasked sequence, one loop per module over its own ticks.
+
+    Requires every row of the batch to be at the same clock (the case of a
+    sequence started from zero states, of a stateful layer fed unmasked
+    batches, and of any ``initial_state`` whose clocks agree); the layer checks
+    it and otherwise steps all modules together. The result equals stepping
+    `clockwork_recurrence` over every step (tested), for any periods, but each
+    module costs only its ticks (see "Module-wise sequence path" in the module
+    docstring).
+
+    Module ``k``'s loop produces ``held_k`` ``(batch, ticks + 1, size_k)``: its
+    initial state, then its state after each of its ticks. With ``f_k`` the
+    first step at which it ticks, the state after step ``t`` is
+    ``held_k[(t - f_k + T_k) // T_k]``: ``held_k`` repeated ``T_k`` times
+    along time, then sliced. Selecting the tick steps is a slice and a reshape
+    too. Modules are split and joined with `ops.split` / `ops.concatenate`: on
+    TensorFlow the gradient of a strided slice of a ``(B, T, F)`` tensor cost
+    10-25 ms each here, more than the loops themselves.
+
+    Args:
+        z: ``(batch, timesteps, units)``, from `clockwork_input_projection`,
+            in processing order (reverse it first for ``go_backwards``).
+        initial_state: ``[h0 (batch, units), clock0 (batch, 1)]``, every row
+            of ``clock0`` equal.
+        params: dict of weight tensors (``recurrent_kernel_k``).
+        structure: `ClockworkStructure`.
+        recurrent_mask: optional ``(batch, units)`` dropout mask on ``h'``.
+        unroll: unroll each module's loop.
+
+    Returns:
+        ``(last_output, outputs, [h, clock])`` like `run_loop`, with
+        ``outputs`` ``(batch, timesteps, units)``.
+    """
+    s = structure
+    n = s.num_modules
+    h0, clock0 = initial_state[0], initial_state[1]
+    timesteps = z.shape[1]
+    c0 = ops.cast(ops.round(clock0[0, 0]), "int32")
+
+    def modules(tensor):
+        return ops.split(tensor, list(s.offsets[1:-1]), axis=-1) if n > 1 else [tensor]
+
+    z_mod, h0_mod = modules(z), modules(h0)
+    mask_mod = [None] * n if recurrent_mask is None else modules(recurrent_mask)
+    after = [None] * n  # state of module k after each step, (B, T, size_k)
+    before = [None] * n  # state of module k before each step, (B, T, size_k)
+    for k in reversed(range(n)):
+        period, size = s.periods[k], s.module_sizes[k]
+        ticks = -(-timesteps // period)  # the most ticks that fit in the sequence
+        first = ops.mod(-c0, period)  # (c0 + first) mod period == 0
+        kernel = params[f"recurrent_kernel_{k}"]
+        z_k = _every_period(z_mod[k], first, period, ticks)
+        if k + 1 < n:
+            own_kernel, slow_kernel = ops.split(kernel, [size], axis=0)
+            # The slower modules' state before each tick: one matmul for all.
+            slow = before[k + 1] if k + 2 == n else ops.concatenate(before[k + 1 :], -1)
+            if recurrent_mask is not None:
+                slow = slow * ops.expand_dims(ops.concatenate(mask_mod[k + 1 :], -1), 1)
+            slow = _every_period(slow, first, period, ticks)
+            z_k = z_k + ops.matmul(slow, slow_kernel)
+        else:
+            own_kernel = kernel
+        _, tick_states, _ = run_loop(
+            _module_tick_step(own_kernel, mask_mod[k], s.activation),
+            z_k,
+            [h0_mod[k]],
+            unroll=unroll,
+        )
+        held = ops.concatenate([ops.expand_dims(h0_mod[k], 1), tick_states], axis=1)
+        if period == 1:
+            after[k] = tick_states
+        else:
+            after[k] = _held_states(held, period - first, period, timesteps)
+        if k > 0:
+            before[k] = _held_states(held, period - 1 - first, period, timesteps)
+    outputs = after[0] if n == 1 else ops.concatenate(after, axis=-1)
+    last = ops.squeeze(ops.split(outputs, [timesteps - 1], axis=1)[1], axis=1)
+    clock = ops.mod(ops.cast(ops.round(clock0), "int32") + timesteps, s.period_lcm)
+    clock = ops.cast(clock, clock0.dtype)
+    return last, outputs, [last, clock]

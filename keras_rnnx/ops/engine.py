@@ -107,3 +107,22 @@ def uniform_noise(shape, dtype, seed_generator):
         )
         return ops.cast(noise, dtype)
     return keras.random.uniform(shape, dtype=dtype, seed=seed_generator)
+
+
+def concrete_bool(tensor):
+    """The value of a scalar bool tensor when it has one (eager), else None.
+
+    Lets a layer run only the branch it needs when called eagerly; inside a
+    traced function (``tf.function``, ``jax.jit``) it returns None and the
+    caller uses `keras.ops.cond`.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tensor) if tf.executing_eagerly() else None
+    if backend == "jax":
+        import jax
+
+        return None if isinstance(tensor, jax.core.Tracer) else bool(tensor)
+    return bool(ops.convert_to_numpy(tensor))

@@ -8,6 +8,9 @@ import pytest
 
 from keras_rnnx.layers.clockwork import ClockworkRNN
 from keras_rnnx.layers.clockwork import ClockworkRNNCell
+from keras_rnnx.ops.clockwork import clockwork_input_projection
+from keras_rnnx.ops.clockwork import clockwork_recurrence
+from keras_rnnx.ops.clockwork import clockwork_sequence
 from tests.gradients import assert_gradients_match
 from tests.gradients import finite_differences
 from tests import reference_clockwork as ref
@@ -56,8 +59,11 @@ MASK = np.array(
 
 
 @pytest.mark.parametrize("config_id", list(CONFIGS))
-@pytest.mark.parametrize("mode", ["zero_state", "initial_state", "mask"])
+@pytest.mark.parametrize("mode", ["zero_state", "initial_state", "shared_clock", "mask"])
 def test_forward_matches_numpy_reference(config_id, mode):
+    # zero_state and shared_clock (every row at clock 3) take the module-wise
+    # path (`clockwork_sequence`); initial_state (rows at different clocks)
+    # and mask take the schedule path.
     layer, params, periods, sizes = build(config_id, 3, seed=1)
     rng = np.random.RandomState(2)
     x = rng.standard_normal((4, 10, 3)).astype("float32")
@@ -67,6 +73,12 @@ def test_forward_matches_numpy_reference(config_id, mode):
         init = [
             (0.5 * rng.standard_normal((4, layer.units))).astype("float32"),
             np.array([[0], [1], [lcm - 1], [3 % lcm]], "float32"),
+        ]
+        kwargs["initial_state"] = init
+    if mode == "shared_clock":
+        init = [
+            (0.5 * rng.standard_normal((4, layer.units))).astype("float32"),
+            np.full((4, 1), 3, "float32"),
         ]
         kwargs["initial_state"] = init
     if mode == "mask":
@@ -247,6 +259,35 @@ def test_bidirectional(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), out)
+
+
+@pytest.mark.parametrize("config_id", list(CONFIGS))
+@pytest.mark.parametrize("clock", [0, 4])
+@pytest.mark.parametrize("timesteps", [1, 7, 12])
+def test_module_path_equals_schedule_path_with_recurrent_dropout(config_id, clock, timesteps):
+    # `clockwork_sequence` (one loop per module) against stepping
+    # `clockwork_recurrence` (the cell's step), with a recurrent dropout mask.
+    layer, params, _, _ = build(config_id, 3, seed=5)
+    cell = layer.cell
+    rng = np.random.RandomState(6)
+    x = rng.standard_normal((3, timesteps, 3)).astype("float32")
+    h0 = rng.standard_normal((3, layer.units)).astype("float32")
+    clock0 = np.full((3, 1), clock, "float32")
+    drop = (rng.uniform(size=(3, layer.units)) > 0.3).astype("float32") / 0.7
+    tensors = cell.get_params()
+    z = clockwork_input_projection(x, tensors, cell.structure)
+    last, outputs, (h, c) = clockwork_sequence(
+        z, [h0, clock0], tensors, cell.structure, recurrent_mask=drop
+    )
+    states = [h0, clock0]
+    for t in range(timesteps):
+        out_t, states = clockwork_recurrence(
+            z[:, t], states, tensors, cell.structure, recurrent_mask=drop
+        )
+        np.testing.assert_allclose(np_(outputs)[:, t], np_(out_t), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np_(last), np_(states[0]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np_(h), np_(states[0]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np_(c), np_(states[1]))
 
 
 def test_go_backwards_unroll_and_keras_rnn_cell():
