@@ -44,6 +44,14 @@ Usage:
     python scripts/bench.py --steps 2 --timesteps 10 --only lstm,gru  # smoke run
     python scripts/bench.py --jit on --json bench.json
     python scripts/bench.py --list
+    python scripts/bench.py --memory --timesteps 1000 --only lstm,peephole
+
+``--memory`` measures memory instead of time: each configuration and jit mode
+runs in a fresh subprocess that builds the model, records its resident set
+size (RSS), runs two train steps and records the peak RSS (``ru_maxrss``).
+The figure compared is the growth, peak minus the RSS before the first step
+(what the train step itself needs: activations kept for the backward pass,
+gradients, compilation), beside the Keras reference's growth.
 """
 
 import argparse
@@ -52,7 +60,9 @@ import json
 import logging
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -601,6 +611,10 @@ def build_parser():
                         help="jit_compile modes to run (default: %(default)s)")
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="also write every measurement to this JSON file")
+    parser.add_argument("--memory", action="store_true",
+                        help="measure peak memory (RSS) of a train step in a "
+                        "fresh process per configuration, instead of time")
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--list", action="store_true",
                         help="print the configuration names and exit")
     return parser  # fmt: skip
@@ -629,6 +643,65 @@ class _DropRetracingWarning(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
+def _rss_mib():
+    """Current resident set size of this process, MiB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_child(args):
+    """In a fresh process: RSS before and peak after two train steps (JSON)."""
+    name, mode = args.memory_child.split(":")
+    config = CONFIGS[name]
+    features = args.units if config.input_is_units else args.features
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.batch, args.timesteps, features), dtype=np.float32)
+    y = rng.standard_normal((args.batch, 1), dtype=np.float32)
+    model = build_model(config, args.timesteps, features, args.units)
+    model.compile(optimizer="adam", loss="mse", jit_compile=MODES[mode])
+    before = _rss_mib()
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"before_mib": before, "peak_mib": peak}))
+    return 0
+
+
+def measure_memory(names, modes, args):
+    """Run `memory_child` per configuration and mode; print and return a table."""
+    results = {}
+    for name in names:
+        for mode in modes:
+            command = [
+                sys.executable, os.path.abspath(__file__),
+                "--memory-child", f"{name}:{mode}",
+                "--batch", str(args.batch), "--timesteps", str(args.timesteps),
+                "--features", str(args.features), "--units", str(args.units),
+            ]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise RuntimeError(f"{name} jit {mode} failed:\n{done.stderr[-2000:]}")
+            m = json.loads(done.stdout.strip().splitlines()[-1])
+            m["growth_mib"] = m["peak_mib"] - m["before_mib"]
+            results[(name, mode)] = m
+            print(
+                f"{name} jit {mode}: RSS {m['before_mib']:.0f} MiB before the "
+                f"first step, peak {m['peak_mib']:.0f} MiB, growth "
+                f"{m['growth_mib']:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
+    print(f"\n{'config':<28}{'jit':>4}{'before MiB':>12}{'peak MiB':>10}"
+          f"{'growth MiB':>12}{'growth / keras ref':>20}")  # fmt: skip
+    for (name, mode), m in results.items():
+        ref = results.get((CONFIGS[name].keras_ref, mode))
+        ratio = "-" if ref is None else f"{m['growth_mib'] / ref['growth_mib']:.2f}"
+        print(f"{name:<28}{mode:>4}{m['before_mib']:>12.0f}{m['peak_mib']:>10.0f}"
+              f"{m['growth_mib']:>12.0f}{ratio:>20}")  # fmt: skip
+    return {f"{name}:{mode}": m for (name, mode), m in results.items()}
+
+
 def main(argv=None):
     logging.getLogger("tensorflow").addFilter(_DropRetracingWarning())
     parser = build_parser()
@@ -636,6 +709,8 @@ def main(argv=None):
     if args.list:
         print("\n".join(CONFIGS))
         return 0
+    if args.memory_child:
+        return memory_child(args)
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         parser.error(
@@ -649,6 +724,19 @@ def main(argv=None):
     modes = ["off", "on"] if args.jit == "both" else [args.jit]
     names = selected_configs(args.only)
     env = _environment()
+    if args.memory:
+        print(
+            f"keras-rnnx bench --memory: backend {env['backend']}; B={args.batch}, "
+            f"T={args.timesteps}, D={args.features}, U={args.units}; "
+            f"{env['cpu_count']} CPUs.",
+            flush=True,
+        )
+        memory = measure_memory(names, modes, args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"environment": env, "arguments": vars(args), "memory": memory}, f, indent=2)
+            print(f"Wrote {args.json}")
+        return 0
     meaning = {
         "tensorflow": "off = tf.function graph, on = tf.function + XLA",
         "jax": "off = op by op (no jax.jit), on = jax.jit",
