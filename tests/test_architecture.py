@@ -1,6 +1,6 @@
 """The package's layering reads from its folders, and nothing imports upward.
 
-ops (bottom) <- layers <- datasets, zoo, tuner <- cli, demo (top).
+ops (bottom) <- layers <- datasets, zoo <- training, tuner <- cli, demo (top).
 """
 
 import ast
@@ -19,9 +19,10 @@ LEVELS = {
     "layers": 1,
     "datasets": 2,
     "zoo": 2,
-    "tuner": 2,
-    "cli": 3,
-    "demo": 3,
+    "training": 3,
+    "tuner": 3,
+    "cli": 4,
+    "demo": 4,
 }
 
 
