@@ -1,0 +1,309 @@
+"""Preset directories: a trained model as plain files, read back without pickle.
+
+A preset is a directory holding
+
+- ``config.json``: the model's Keras config (`keras.saving.serialize_keras_object`
+  of the model, without its compile config), rebuilt with
+  `keras.saving.deserialize_keras_object(..., safe_mode=True)`, so a config
+  holding a ``Lambda`` or other arbitrary code is refused;
+- ``model.weights.h5``: the weights (`keras.Model.save_weights`, HDF5);
+- ``metadata.json``: a JSON object describing the preset (for presets written
+  by `keras_rnnx.training`: versions, parameter count, data set, split sizes,
+  the metric on each split, training command, date), with the keys ``format``
+  and ``format_version`` added by `save_preset`;
+- any extra files (a loss-curve PNG, a vocabulary, ``MODEL_CARD.md``).
+
+Only JSON and HDF5 are read: nothing is unpickled and no code from the
+directory runs. `save_preset` writes into a hidden temporary directory beside
+the target and renames it into place when every file is written, so a crash
+or a kill while saving leaves no half-written preset (at most a hidden
+``.NAME.*.tmp`` directory beside it).
+
+>>> import keras, tempfile, os
+>>> from keras_rnnx import layers
+>>> from keras_rnnx.zoo import save_preset, load_preset
+>>> model = keras.Sequential([keras.Input((5, 2)), layers.GRU(3), keras.layers.Dense(1)])
+>>> path = os.path.join(tempfile.mkdtemp(), "tiny_gru")
+>>> _ = save_preset(path, model, {"description": "an untrained GRU"})
+>>> sorted(os.listdir(path))
+['config.json', 'metadata.json', 'model.weights.h5']
+>>> restored, metadata = load_preset(path)
+>>> metadata["description"], restored.output_shape
+('an untrained GRU', (None, 1))
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import keras
+
+# Importing the layers registers them with Keras, so configs naming them load.
+from keras_rnnx import layers as _layers  # noqa: F401
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+FORMAT = "keras-rnnx-preset"
+FORMAT_VERSION = 1
+
+_LAYOUT = (
+    f"A preset directory holds {CONFIG_FILE} (the model's Keras config), "
+    f"{WEIGHTS_FILE} (its weights) and {METADATA_FILE} (a JSON object), as "
+    "written by keras_rnnx.zoo.save_preset."
+)
+
+
+class PresetError(ValueError):
+    """A preset directory or file that is missing, unreadable or malformed.
+
+    The message names the path and what was expected there.
+    """
+
+
+def model_config(model):
+    """The JSON-ready Keras config of ``model``, without its compile config."""
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    return config
+
+
+def model_from_config(config, *, source="config"):
+    """Rebuild a model from `model_config` output, with Keras safe mode on.
+
+    Args:
+        config: dict, as returned by `model_config` (or read from a preset's
+            ``config.json``).
+        source: where the config came from, for error messages.
+
+    Raises:
+        PresetError: the config is not a Keras model config, or Keras cannot
+            rebuild it (unknown class, code refused by safe mode, bad arguments).
+    """
+    if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
+        raise PresetError(
+            f"{source}: expected a Keras model config, a JSON object with the "
+            "keys 'class_name' and 'config' (keras.saving.serialize_keras_object "
+            f"of a model); received {_describe(config)}."
+        )
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except (TypeError, ValueError, KeyError, AttributeError, ImportError) as err:
+        raise PresetError(
+            f"{source}: Keras could not rebuild the model from this config "
+            f"(safe mode on): {err}"
+        ) from err
+    if not isinstance(model, keras.Model):
+        raise PresetError(
+            f"{source}: expected the config of a keras.Model; it describes a "
+            f"{type(model).__name__}."
+        )
+    return model
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return f"an object with keys {sorted(value)[:8]}"
+    return f"a JSON {type(value).__name__}"
+
+
+def _check_extra_name(name):
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or os.sep in name
+        or (os.altsep and os.altsep in name)
+        or name in REQUIRED_FILES
+    ):
+        raise ValueError(
+            f"extra_files: {name!r} is not allowed; give plain file names (no "
+            f"directories), other than {', '.join(REQUIRED_FILES)}."
+        )
+
+
+def _write_extra(path, content):
+    if callable(content):
+        content(str(path))
+        if not path.is_file():
+            raise ValueError(
+                f"extra_files: the writer for {path.name!r} did not create the "
+                f"file {path}."
+            )
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        raise ValueError(
+            f"extra_files[{path.name!r}] must be bytes, a str (text) or a "
+            f"callable that writes the file at the path it is given; received "
+            f"{type(content).__name__}."
+        )
+
+
+def save_preset(directory, model, metadata, *, extra_files=None, overwrite=False):
+    """Write ``model`` and ``metadata`` as a preset directory, atomically.
+
+    Every file is written into a temporary directory beside ``directory``,
+    which is then renamed to ``directory``: readers see either no preset or a
+    complete one, and a failure removes the temporary directory.
+
+    Args:
+        directory: path of the preset directory to create.
+        model: a built `keras.Model`.
+        metadata: dict, JSON-serialisable; written to ``metadata.json`` with
+            ``format`` and ``format_version`` added.
+        extra_files: optional mapping of file name to content: ``bytes``, a
+            ``str`` (written as UTF-8 text) or a callable ``write(path)`` that
+            creates the file (e.g. a figure's ``savefig``).
+        overwrite: replace an existing ``directory`` (the old one is removed
+            only after the new one is in place).
+
+    Returns:
+        The `pathlib.Path` of the preset directory.
+
+    Raises:
+        FileExistsError: ``directory`` exists and ``overwrite`` is False.
+        ValueError: the model is not built, the metadata is not a
+            JSON-serialisable dict, or an extra file name or content is bad.
+    """
+    directory = pathlib.Path(directory)
+    if not isinstance(model, keras.Model) or not model.built:
+        raise ValueError(
+            "save_preset needs a built keras.Model (call it once or give it an "
+            f"Input); received {model!r}."
+        )
+    if not isinstance(metadata, dict):
+        raise ValueError(f"`metadata` must be a dict; received {type(metadata).__name__}.")
+    metadata = {**metadata, "format": FORMAT, "format_version": FORMAT_VERSION}
+    try:
+        metadata_text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`metadata` must be JSON-serialisable (finite numbers): {err}") from err
+    config_text = json.dumps(model_config(model), indent=2)
+    extra_files = dict(extra_files or {})
+    for name in extra_files:
+        _check_extra_name(name)
+    if directory.exists() and not overwrite:
+        raise FileExistsError(
+            f"Preset directory {directory} already exists; pass overwrite=True "
+            "(rnnx: --overwrite) to replace it, or choose another path."
+        )
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"{directory} exists and is not a directory.")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(
+        tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent)
+    )
+    try:
+        (staging / CONFIG_FILE).write_text(config_text, encoding="utf-8")
+        model.save_weights(str(staging / WEIGHTS_FILE))
+        for name, content in extra_files.items():
+            _write_extra(staging / name, content)
+        (staging / METADATA_FILE).write_text(metadata_text, encoding="utf-8")
+        for path in staging.iterdir():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        if directory.exists():
+            retired = pathlib.Path(
+                tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=directory.parent)
+            )
+            os.rename(directory, retired / directory.name)
+            os.rename(staging, directory)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _read_json(path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise PresetError(f"{path}: not UTF-8 text ({err}); expected JSON.") from err
+    except OSError as err:
+        raise PresetError(f"{path}: cannot be read ({err.strerror or err}).") from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PresetError(
+            f"{path}: malformed JSON at line {err.lineno}, column {err.colno} "
+            f"({err.msg}). {_LAYOUT}"
+        ) from err
+
+
+def _check_directory(directory):
+    directory = pathlib.Path(directory)
+    if not directory.exists():
+        raise PresetError(f"Preset directory {directory} does not exist. {_LAYOUT}")
+    if not directory.is_dir():
+        raise PresetError(f"{directory} is not a directory. {_LAYOUT}")
+    for name in REQUIRED_FILES:
+        path = directory / name
+        if not path.is_file():
+            raise PresetError(f"{path}: file missing. {_LAYOUT}")
+    return directory
+
+
+def read_metadata(directory):
+    """The ``metadata.json`` object of a preset directory (the model is not loaded).
+
+    Raises:
+        PresetError: the directory or one of its required files is missing,
+            or ``metadata.json`` is not a JSON object of a supported format.
+    """
+    directory = _check_directory(directory)
+    path = directory / METADATA_FILE
+    metadata = _read_json(path)
+    if not isinstance(metadata, dict):
+        raise PresetError(f"{path}: expected a JSON object; received {_describe(metadata)}.")
+    version = metadata.get("format_version")
+    if metadata.get("format") != FORMAT or not isinstance(version, int):
+        raise PresetError(
+            f"{path}: expected 'format': {FORMAT!r} and an integer "
+            "'format_version' (as written by keras_rnnx.zoo.save_preset)."
+        )
+    if version > FORMAT_VERSION:
+        raise PresetError(
+            f"{path}: format_version {version} is newer than this keras-rnnx "
+            f"reads ({FORMAT_VERSION}); upgrade keras-rnnx."
+        )
+    return metadata
+
+
+def load_preset(directory):
+    """Load a preset directory written by `save_preset`.
+
+    Checks that every required file exists and parses before building
+    anything; the model is rebuilt from ``config.json`` with Keras safe mode
+    and its weights read from ``model.weights.h5``. The model is not compiled.
+
+    Returns:
+        ``(model, metadata)``.
+
+    Raises:
+        PresetError: a missing directory or file, malformed JSON, a config
+            Keras cannot rebuild, or weights that do not load; the message
+            names the path.
+    """
+    metadata = read_metadata(directory)
+    directory = pathlib.Path(directory)
+    config_path = directory / CONFIG_FILE
+    model = model_from_config(_read_json(config_path), source=str(config_path))
+    weights_path = directory / WEIGHTS_FILE
+    try:
+        model.load_weights(str(weights_path))
+    except (OSError, ValueError, KeyError) as err:
+        raise PresetError(
+            f"{weights_path}: the weights could not be loaded into the model of "
+            f"{CONFIG_FILE} ({type(err).__name__}: {err}). Expected the HDF5 "
+            "file written by keras.Model.save_weights for that model."
+        ) from err
+    return model, metadata
