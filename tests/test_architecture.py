@@ -64,9 +64,14 @@ def test_every_subpackage_has_a_level():
 
 
 def test_keras_internals_still_match_keras():
-    """The two private Keras pieces we rely on are the ones `keras.layers.RNN` uses."""
+    """The private Keras pieces we rely on are the ones Keras' RNN layers use."""
+    from keras.src.layers.rnn import gru as keras_gru_module
+    from keras.src.layers.rnn import lstm as keras_lstm_module
     from keras.src.layers.rnn import rnn as keras_rnn_module
 
     assert keras_rnn_module.DropoutRNNCell is keras_internals.DropoutRNNCell
     assert callable(keras_internals.backend_rnn)
     assert keras.layers.RNN.inner_loop is not None
+    # The fused functions keras.layers.LSTM / GRU dispatch to (cuDNN on a GPU).
+    assert keras_lstm_module.backend.lstm is keras_internals.backend_lstm
+    assert keras_gru_module.backend.gru is keras_internals.backend_gru

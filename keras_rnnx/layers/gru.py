@@ -4,9 +4,11 @@ import keras
 
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.layers.cudnn import CudnnDispatch
 from keras_rnnx.ops import GRUStructure
 from keras_rnnx.ops import gru_input_projection
 from keras_rnnx.ops import gru_recurrence
+from keras_rnnx.ops import keras_internals
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -69,15 +71,26 @@ class GRUCell(RecurrentCell):
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
-class GRU(RecurrentLayer):
+class GRU(CudnnDispatch, RecurrentLayer):
     """Gated Recurrent Unit layer, a drop-in for `keras.layers.GRU`.
 
     Same weights, gate order (z, r, h) and outputs as `keras.layers.GRU` in
     both ``reset_after`` modes; see `GRUCell` for the equations. The input
     projections of all steps run in one matmul before the time loop.
 
+    With ``reset_after=True`` (tanh and sigmoid, a bias, no
+    ``recurrent_dropout``, no ``unroll``) the GRU is cuDNN's maths: on a
+    TensorFlow GPU it runs on cuDNN, as `keras.layers.GRU` does (see
+    ``use_cudnn``); ``reset_after=False`` always runs the keras-rnnx loop.
+
     Args:
         units: positive int.
+        use_cudnn: ``"auto"`` (default), True or False, as for `LSTM`:
+            ``"auto"`` uses cuDNN for an eligible configuration where it can
+            (TensorFlow GPU) and the keras-rnnx loop otherwise; True forces
+            cuDNN (`ValueError` at construction for an ineligible
+            configuration, at call time where cuDNN cannot run); False always
+            runs the keras-rnnx loop (XLA-compilable).
         **kwargs: every argument of `GRUCell` and of `keras.layers.RNN`.
 
     >>> import numpy as np, keras_rnnx
@@ -86,3 +99,20 @@ class GRU(RecurrentLayer):
     """
 
     cell_class = GRUCell
+    cudnn_kind = "gru"
+
+    def fused_kernel_call(self, sequences, initial_state, mask, params):
+        return keras_internals.backend_gru(
+            sequences,
+            initial_state[0],
+            mask,
+            kernel=params["kernel"],
+            recurrent_kernel=params["recurrent_kernel"],
+            bias=params["bias"],
+            activation=self.cell.activation,
+            recurrent_activation=self.cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            reset_after=self.cell.reset_after,
+        )

@@ -7,7 +7,9 @@ from keras import ops
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
 from keras_rnnx.layers.base import _check_rate
+from keras_rnnx.layers.cudnn import CudnnDispatch
 from keras_rnnx.ops import LSTMStructure
+from keras_rnnx.ops import keras_internals
 from keras_rnnx.ops import lstm_input_projection
 from keras_rnnx.ops import lstm_recurrence
 from keras_rnnx.ops.lstm import zoneout_keep_masks
@@ -323,7 +325,7 @@ class CIFGLSTMCell(LSTMCell):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class LSTM(RecurrentLayer):
+class LSTM(CudnnDispatch, RecurrentLayer):
     """Long Short-Term Memory layer with the whole Greff et al. family behind switches.
 
     A drop-in replacement of `keras.layers.LSTM`: with default arguments it
@@ -339,8 +341,23 @@ class LSTM(RecurrentLayer):
     The input projections of all time steps are computed in one matmul before
     the time loop, so the loop carries only the recurrent matmul.
 
+    The plain LSTM (none of the variant options; tanh and sigmoid; a bias; no
+    ``recurrent_dropout``, ``unroll``) is cuDNN's maths: on a TensorFlow GPU it
+    runs on cuDNN, as `keras.layers.LSTM` does (see ``use_cudnn``). The
+    initial forget-gate bias (``unit_forget_bias``, ``forget_bias``,
+    ``chrono_init``) and ``dropout`` do not affect eligibility.
+
     Args:
         units: positive int.
+        use_cudnn: ``"auto"`` (default), True or False. ``"auto"`` runs an
+            eligible configuration on cuDNN when it can (TensorFlow backend, a
+            visible GPU, no mask or a right-padded one without fully masked
+            rows, float16/32/64) and the keras-rnnx loop otherwise; the model
+            then cannot use ``jit_compile=True`` on a TensorFlow GPU, as with
+            `keras.layers.LSTM`. True forces cuDNN: `ValueError` at
+            construction naming every option that rules it out, or at call
+            time where cuDNN cannot run. False always runs the keras-rnnx loop
+            (XLA-compilable). See `keras_rnnx.layers.cudnn`.
         **kwargs: every argument of `LSTMCell`, and of `keras.layers.RNN`
             (``return_sequences``, ``return_state``, ``go_backwards``,
             ``stateful``, ``unroll``, ``zero_output_for_mask``), plus
@@ -355,6 +372,23 @@ class LSTM(RecurrentLayer):
     """
 
     cell_class = LSTMCell
+    cudnn_kind = "lstm"
+
+    def fused_kernel_call(self, sequences, initial_state, mask, params):
+        return keras_internals.backend_lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            kernel=params["kernel"],
+            recurrent_kernel=params["recurrent_kernel"],
+            bias=params["bias"],
+            activation=self.cell.activation,
+            recurrent_activation=self.cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+        )
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
