@@ -6,7 +6,8 @@ A preset is a directory holding
   of the model, without its compile config), rebuilt with
   `keras.saving.deserialize_keras_object(..., safe_mode=True)`, so a config
   holding a ``Lambda`` or other arbitrary code is refused;
-- ``model.weights.h5``: the weights (`keras.Model.save_weights`, HDF5);
+- ``model.weights.h5``: the weights (`keras.Model.save_weights` of the model
+  rebuilt from ``config.json``, HDF5; no optimizer state);
 - ``metadata.json``: a JSON object describing the preset (for presets written
   by `keras_rnnx.training`: versions, parameter count, data set, split sizes,
   the metric on each split, training command, date), with the keys ``format``
@@ -170,6 +171,8 @@ def save_preset(directory, model, metadata, *, extra_files=None, overwrite=False
         FileExistsError: ``directory`` exists and ``overwrite`` is False.
         ValueError: the model is not built, the metadata is not a
             JSON-serialisable dict, or an extra file name or content is bad.
+        PresetError: the model's config does not rebuild with Keras safe
+            mode (e.g. a ``Lambda`` layer): such a preset could not be loaded.
     """
     directory = pathlib.Path(directory)
     if not isinstance(model, keras.Model) or not model.built:
@@ -184,7 +187,13 @@ def save_preset(directory, model, metadata, *, extra_files=None, overwrite=False
         metadata_text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"`metadata` must be JSON-serialisable (finite numbers): {err}") from err
-    config_text = json.dumps(model_config(model), indent=2)
+    config = model_config(model)
+    config_text = json.dumps(config, indent=2)
+    # Save from the model rebuilt from its config: checks now that the preset
+    # will load (safe mode), and keeps only the model's weights (a compiled
+    # model's save_weights would add its optimizer state).
+    inference_model = model_from_config(json.loads(config_text), source="the model's config")
+    inference_model.set_weights(model.get_weights())
     extra_files = dict(extra_files or {})
     for name in extra_files:
         _check_extra_name(name)
@@ -201,7 +210,7 @@ def save_preset(directory, model, metadata, *, extra_files=None, overwrite=False
     )
     try:
         (staging / CONFIG_FILE).write_text(config_text, encoding="utf-8")
-        model.save_weights(str(staging / WEIGHTS_FILE))
+        inference_model.save_weights(str(staging / WEIGHTS_FILE))
         for name, content in extra_files.items():
             _write_extra(staging / name, content)
         (staging / METADATA_FILE).write_text(metadata_text, encoding="utf-8")

@@ -150,12 +150,28 @@ def test_a_config_that_is_not_a_model_config_is_refused(preset):
         zoo.load_preset(path)
 
 
-def test_safe_mode_refuses_a_lambda_layer(tmp_path):
+def test_safe_mode_refuses_a_lambda_layer(tmp_path, preset):
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
-    path = zoo.save_preset(tmp_path / "lambda", model, {})
+    with pytest.raises(zoo.PresetError, match="Keras could not rebuild.*safe"):
+        zoo.save_preset(tmp_path / "lambda", model, {})  # refused on save already
+    assert not (tmp_path / "lambda").exists()
+    path, _ = preset
+    (path / "config.json").write_text(json.dumps(zoo.model_config(model)))
     with pytest.raises(zoo.PresetError, match="config.json: Keras could not rebuild.*safe"):
         zoo.load_preset(path)
+
+
+def test_the_weights_file_holds_no_optimizer_state(tmp_path):
+    import h5py
+
+    model = _model()
+    model.compile("adam", "mse")
+    model.fit(np.zeros((4, 5, 2)), np.zeros((4, 1)), verbose=0)
+    path = zoo.save_preset(tmp_path / "p", model, {})
+    with h5py.File(path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights and "layers" in weights
+    np.testing.assert_array_equal(zoo.load_preset(path)[0].get_weights()[0], model.get_weights()[0])
 
 
 def test_save_preset_rejects_unbuilt_models_and_bad_metadata(tmp_path):
@@ -168,3 +184,12 @@ def test_save_preset_rejects_unbuilt_models_and_bad_metadata(tmp_path):
     with pytest.raises(ValueError, match="plain file names"):
         zoo.save_preset(tmp_path / "p", _model(), {}, extra_files={"../x": b""})
     assert os.listdir(tmp_path) == []
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from keras_rnnx.zoo import preset as preset_module
+
+    result = doctest.testmod(preset_module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
