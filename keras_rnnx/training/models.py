@@ -1,0 +1,253 @@
+"""Models for the data sets' tasks: a stack of keras-rnnx layers and a head.
+
+`build_model` reads everything task-specific (input shape and dtype, masking,
+vocabulary, output units and activation, one output per step or per
+sequence) from a `keras_rnnx.datasets.Task`, so one call builds a model for
+any task with any cell.
+"""
+
+import inspect
+
+import keras
+
+from keras_rnnx import datasets
+from keras_rnnx import layers as rnnx_layers
+from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.layers.base import cell_argument_names
+
+CELLS = {
+    "lstm": rnnx_layers.LSTM,
+    "peephole_lstm": rnnx_layers.PeepholeLSTM,
+    "cifg_lstm": rnnx_layers.CIFGLSTM,
+    "gru": rnnx_layers.GRU,
+    "mut1": rnnx_layers.MUT1,
+    "mut2": rnnx_layers.MUT2,
+    "mut3": rnnx_layers.MUT3,
+    "clockwork_rnn": rnnx_layers.ClockworkRNN,
+    "grid_lstm_2d": rnnx_layers.GridLSTM2D,
+    "grid_lstm_1d": rnnx_layers.GridLSTM1D,
+    "depth_gated_lstm": rnnx_layers.DepthGatedLSTM,
+}
+"""The cell types of `build_model` (``rnnx train --cell``), by name."""
+
+# Set by `build_model` itself from the task and the stacking: not cell options.
+_STRUCTURAL = frozenset(
+    {"self", "units", "dropout", "recurrent_dropout", "return_sequences",
+     "return_state", "stateful", "name", "dtype", "trainable"}
+)  # fmt: skip
+# Cells whose input size must equal `units` (the bare x terms of MUT1/MUT2).
+_NEEDS_UNITS_INPUT = frozenset({"mut1", "mut2"})
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+"""The optimizers of `compile_model` (``rnnx train --optimizer``), by name."""
+
+
+def _default_options(cell, units, options):
+    """Values for arguments a cell needs that its constructor does not default."""
+    if cell == "grid_lstm_1d" and "depth" not in options:
+        return {"depth": 2}
+    if cell == "clockwork_rnn" and not {"periods", "num_modules"} & set(options):
+        if options.get("module_sizes"):
+            return {"num_modules": len(options["module_sizes"])}
+        # Equal modules with the exponential periods 1, 2, 4, ... of the paper.
+        return {"num_modules": max(n for n in range(1, 9) if units % n == 0)}
+    return {}
+
+
+def _cell_class(cell):
+    if cell not in CELLS:
+        raise ValueError(
+            f"Unknown cell {cell!r}. Choose among: {', '.join(CELLS)}."
+        )
+    return CELLS[cell]
+
+
+def cell_options(cell):
+    """The options ``cell`` accepts (the layer's and its cell's constructor
+    arguments that `build_model` does not set itself), sorted."""
+    layer_class = _cell_class(cell)
+    names = set()
+    for klass in layer_class.__mro__:
+        if klass in (keras.layers.RNN, keras.layers.Layer, object):
+            break
+        if "__init__" in vars(klass):
+            for param in inspect.signature(klass.__init__).parameters.values():
+                if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                    names.add(param.name)
+    if issubclass(layer_class, RecurrentLayer):
+        names.update(cell_argument_names(layer_class.cell_class))
+    return tuple(sorted(names - _STRUCTURAL))
+
+
+def check_cell_options(cell, options):
+    """Raise `ValueError` naming any option ``cell`` does not accept.
+
+    Only the names are checked here; the layer's constructor checks the values.
+    """
+    valid = cell_options(cell)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"Unknown option(s) {', '.join(map(repr, unknown))} for cell "
+            f"{cell!r} ({CELLS[cell].__name__}). Valid options: {', '.join(valid)}."
+        )
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}; received {value!r}.")
+
+
+def _check_rate(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a float in [0, 1); received {value!r}.")
+
+
+def build_model(
+    task,
+    cell="lstm",
+    units=32,
+    layers=1,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    embedding_dim=None,
+    **cell_options,
+):
+    """A model for ``task``: input, recurrent layers, ``Dense`` head.
+
+    The model is ``Input -> [Masking(PAD_VALUE)] -> [Embedding] ->
+    [Dense(units)] -> layers x cell(units) -> Dense(output_units,
+    output_activation)``:
+
+    - ``Masking`` when the task pads variable-length float sequences
+      (``task.masked``), so padded steps carry the state and are not scored;
+    - ``Embedding(len(vocabulary), embedding_dim)`` for integer inputs
+      (character models);
+    - ``Dense(units)`` (``input_projection``) before MUT1 and MUT2 when the
+      input size differs from ``units`` (their update adds the input itself);
+    - each recurrent layer returns sequences except the last one of a task
+      with one output per sequence. Tasks with one output per step get a
+      time axis of length None, so the model runs on any length (sampling).
+
+    Defaults a cell's constructor lacks: ``grid_lstm_1d`` gets ``depth=2``;
+    ``clockwork_rnn`` without ``periods`` or ``num_modules`` gets equal modules
+    with periods 1, 2, 4, ...: as many as the largest divisor of ``units`` up
+    to 8 (``len(module_sizes)`` when those are given).
+
+    ``grid_lstm_1d`` is not a sequence layer: it reads the flattened
+    fixed-length input, so it suits only tasks with one output per sequence
+    and no padding; ``dropout`` becomes a ``Dropout`` layer before it.
+
+    Args:
+        task: a `keras_rnnx.datasets.Task`.
+        cell: a key of `CELLS`.
+        units: int >= 1, units of each recurrent layer.
+        layers: int >= 1, number of stacked recurrent layers.
+        dropout: float in [0, 1), the cells' input dropout.
+        recurrent_dropout: float in [0, 1), the cells' recurrent dropout.
+        embedding_dim: int >= 1, for integer inputs (default: ``units``).
+        **cell_options: further arguments of the layer (see `cell_options`),
+            e.g. ``peephole=True, forget_bias=1.0`` for ``lstm``.
+
+    Returns:
+        An uncompiled functional `keras.Model` named ``{task.name}_{cell}``.
+
+    Raises:
+        ValueError: an unknown cell or option, a bad value (the layer's own
+            message), or a cell that cannot serve the task.
+    """
+    layer_class = _cell_class(cell)
+    check_cell_options(cell, cell_options)
+    _check_int("units", units, 1)
+    _check_int("layers", layers, 1)
+    _check_rate("dropout", dropout)
+    _check_rate("recurrent_dropout", recurrent_dropout)
+    if embedding_dim is not None:
+        _check_int("embedding_dim", embedding_dim, 1)
+    options = {**_default_options(cell, units, cell_options), **cell_options}
+    integer_input = "int" in str(task.input_dtype)
+
+    shape = tuple(task.input_shape)
+    if task.sequence_output:
+        shape = (None,) + shape[1:]
+    inputs = keras.Input(shape, dtype=task.input_dtype, name="inputs")
+    x = inputs
+    if task.masked:
+        if integer_input:
+            raise ValueError(
+                f"Task {task.name!r} pads integer inputs; build_model masks only "
+                f"float inputs padded with PAD_VALUE={datasets.PAD_VALUE}."
+            )
+        x = keras.layers.Masking(datasets.PAD_VALUE, name="masking")(x)
+    if integer_input:
+        vocabulary_size = len(task.vocabulary) if task.vocabulary else task.output_units
+        x = keras.layers.Embedding(
+            vocabulary_size, embedding_dim or units, name="embedding"
+        )(x)
+
+    if cell == "grid_lstm_1d":
+        if recurrent_dropout:
+            raise ValueError(
+                "Cell 'grid_lstm_1d' has no recurrence in time, so no "
+                "`recurrent_dropout`; pass 0."
+            )
+        if task.sequence_output or task.masked or None in shape:
+            raise ValueError(
+                f"Cell 'grid_lstm_1d' reads one fixed-length, unpadded input "
+                f"vector, but task {task.name!r} has "
+                + ("one output per step" if task.sequence_output else "variable-length input")
+                + ". Use a sequence cell such as 'grid_lstm_2d' or 'lstm'."
+            )
+        x = keras.layers.Flatten(name="flatten")(x)
+        for index in range(layers):
+            if dropout:
+                x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+            x = layer_class(units, name=f"{cell}_{index}", **options)(x)
+    else:
+        if cell in _NEEDS_UNITS_INPUT and x.shape[-1] != units:
+            x = keras.layers.Dense(units, name="input_projection")(x)
+        for index in range(layers):
+            last = index == layers - 1
+            x = layer_class(
+                units,
+                return_sequences=task.sequence_output or not last,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                name=f"{cell}_{index}",
+                **options,
+            )(x)
+    outputs = keras.layers.Dense(
+        task.output_units, activation=task.output_activation, name="head"
+    )(x)
+    return keras.Model(inputs, outputs, name=f"{task.name}_{cell}")
+
+
+def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None):
+    """A Keras optimizer by name (a key of `OPTIMIZERS`)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(
+            f"Unknown optimizer {optimizer!r}. Choose among: {', '.join(OPTIMIZERS)}."
+        )
+    if isinstance(learning_rate, bool) or not (
+        isinstance(learning_rate, (int, float)) and learning_rate > 0
+    ):
+        raise ValueError(f"`learning_rate` must be a positive float; received {learning_rate!r}.")
+    if clipnorm is not None and not (
+        isinstance(clipnorm, (int, float)) and not isinstance(clipnorm, bool) and clipnorm > 0
+    ):
+        raise ValueError(f"`clipnorm` must be a positive float or None; received {clipnorm!r}.")
+    return OPTIMIZERS[optimizer](learning_rate=learning_rate, clipnorm=clipnorm)
+
+
+def compile_model(model, task, optimizer="adam", learning_rate=1e-3, clipnorm=None):
+    """Compile ``model`` with the task's loss (and accuracy for accuracy tasks)."""
+    metrics = ["accuracy"] if task.metric == "accuracy" else None
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate, clipnorm),
+        loss=task.loss,
+        weighted_metrics=metrics,
+    )
+    return model

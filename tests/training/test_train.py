@@ -1,0 +1,198 @@
+"""train(): a complete preset with measured metadata; resume in process; bad settings."""
+
+import datetime
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_rnnx
+from keras_rnnx import datasets
+from keras_rnnx import training
+from keras_rnnx import zoo
+from keras_rnnx.training import trainer
+
+SIZES = {"train": 64, "validation": 32, "test": 32}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, adding_task):
+    output = tmp_path_factory.mktemp("runs") / "adding_lstm"
+    started = datetime.datetime.now(datetime.timezone.utc)
+    result = training.train(
+        adding_task, output=output, cell="lstm", units=4, cell_options={"peephole": True},
+        epochs=3, batch_size=16, learning_rate=0.05, verbose=0, command="rnnx train (test)",
+    )  # fmt: skip
+    return result, started
+
+
+def _test_inputs(task):
+    return next(datasets.load_split(task, "test", batch_size=32).as_numpy_iterator())[0]
+
+
+def test_the_preset_directory_is_complete(trained):
+    result, _ = trained
+    assert sorted(os.listdir(result.preset_dir)) == [
+        "config.json", "loss_curves.png", "metadata.json", "model.weights.h5",
+    ]  # fmt: skip
+    assert (result.preset_dir / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in result.preset_dir.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_preset_loads_back_with_identical_predictions(trained, adding_task):
+    result, _ = trained
+    model, metadata = zoo.load_preset(result.preset_dir)
+    for restored, original in zip(model.weights, result.model.weights):
+        assert restored.path == original.path
+        np.testing.assert_array_equal(restored.numpy(), original.numpy())
+    # Called directly (a traced predict function may reorder float sums by 1 ulp).
+    x = _test_inputs(adding_task)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(result.model(x)))
+    assert metadata == json.loads((result.preset_dir / "metadata.json").read_text())
+    assert model.get_layer("lstm_0").peephole
+
+
+def test_metadata_holds_measured_values(trained, adding_task):
+    result, started = trained
+    model, metadata = zoo.load_preset(result.preset_dir)
+    # The metric on every split, recomputed on the loaded model and by Keras.
+    assert set(metadata["metrics"]) == set(SIZES)
+    training.compile_model(model, adding_task)
+    for split, scores in metadata["metrics"].items():
+        again = training.evaluate(model, adding_task, split)
+        assert scores["mse"] == pytest.approx(again["mse"], rel=1e-6)
+        keras_mse = model.evaluate(datasets.load_split(adding_task, split, batch_size=16), verbose=0)
+        assert scores["mse"] == pytest.approx(keras_mse, rel=1e-5)
+        assert scores["count"] == SIZES[split]
+    assert metadata["params"] == model.count_params() == sum(int(np.prod(w.shape)) for w in model.weights)
+    assert metadata["dataset"] == "adding"
+    assert metadata["split_sizes"] == SIZES
+    assert metadata["task"]["name"] == "adding" and metadata["task"]["metric"] == "mse"
+    assert metadata["task"]["options"]["timesteps"] == 8 and "data_dir" not in metadata["task"]["options"]
+    assert metadata["task"]["baseline"] == pytest.approx(1 / 6)
+    assert metadata["training_command"] == "rnnx train (test)"
+    date = datetime.datetime.fromisoformat(metadata["date"])
+    assert started - datetime.timedelta(seconds=2) <= date <= datetime.datetime.now(datetime.timezone.utc)
+    assert metadata["versions"]["keras"] == keras.__version__
+    assert metadata["versions"]["tensorflow"] == tf.__version__
+    assert metadata["versions"]["keras_rnnx"] == keras_rnnx.__version__
+    assert metadata["model"]["cell"] == "lstm" and metadata["model"]["cell_options"] == {"peephole": True}
+
+
+def test_the_preset_keeps_the_best_epoch(trained):
+    result, _ = trained
+    run = result.metadata["training"]
+    val_losses = [r["val_loss"] for r in run["history"]]
+    assert [r["epoch"] for r in run["history"]] == [0, 1, 2]
+    assert run["epochs_completed"] == 3 and run["monitor"] == "val_loss"
+    assert run["best_epoch"] == int(np.argmin(val_losses))
+    # The loss is the MSE: the kept weights score the best epoch's validation loss.
+    assert result.metadata["metrics"]["validation"]["mse"] == pytest.approx(min(val_losses), rel=1e-5)
+
+
+def test_the_working_directory(trained):
+    result, _ = trained
+    work = trainer.work_dir_for(result.preset_dir)
+    assert sorted(os.listdir(work)) == ["history.jsonl", "logs", "run.json"]  # backup gone
+    lines = [json.loads(line) for line in (work / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [0, 1, 2] and {r["pid"] for r in lines} == {os.getpid()}
+    events = [f for _, _, files in os.walk(work / "logs") for f in files if "tfevents" in f]
+    assert len(events) >= 2  # TensorBoard: train and validation
+
+
+def test_an_existing_output_needs_overwrite(trained, adding_task):
+    result, _ = trained
+    before = (result.preset_dir / "model.weights.h5").read_bytes()
+    with pytest.raises(FileExistsError, match=f"{result.preset_dir} already exists.*--overwrite"):
+        training.train(adding_task, output=result.preset_dir, units=4, epochs=1)
+    assert (result.preset_dir / "model.weights.h5").read_bytes() == before
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("interrupted in epoch 1")
+
+
+def test_an_interrupted_run_resumes_and_refuses_other_settings(tmp_path, adding_task):
+    output = tmp_path / "run"
+    settings = dict(output=output, units=3, epochs=3, batch_size=16, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(adding_task, callbacks=[_Interrupt()], **settings)
+    work = trainer.work_dir_for(output)
+    assert not output.exists()
+    first = training.read_history(work / "history.jsonl")
+    assert [r["epoch"] for r in first] == [0]
+
+    with pytest.raises(ValueError, match=r"other settings \(units: 3 then, 4 now\).*--no-resume"):
+        training.train(adding_task, **{**settings, "units": 4})
+    result = training.train(adding_task, **settings)
+    history = result.metadata["training"]["history"]
+    assert [r["epoch"] for r in history] == [0, 1, 2]
+    assert history[0]["loss"] == first[0]["loss"]  # epoch 0 was not trained again
+    assert result.metadata["training"]["resumed_from_epoch"] == 1
+    assert zoo.load_preset(output)[1]["training"]["epochs_completed"] == 3
+
+    # resume=False starts over (the finished run left no backup anyway).
+    fresh = training.train(adding_task, **{**settings, "epochs": 1, "overwrite": True, "resume": False})
+    assert [r["epoch"] for r in fresh.history] == [0]
+
+
+def test_a_directory_that_is_not_a_working_directory_is_never_emptied(tmp_path, adding_task):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("...")
+    with pytest.raises(ValueError, match="precious exists and is not a keras-rnnx working directory"):
+        training.train(adding_task, output=tmp_path / "out", work_dir=tmp_path / "precious", epochs=1)
+    assert (tmp_path / "precious" / "thesis.tex").exists()
+
+
+def test_a_model_from_a_preset_config(trained, adding_task, tmp_path):
+    result, _ = trained
+    config = json.loads((result.preset_dir / "config.json").read_text())
+    again = training.train(adding_task, output=tmp_path / "again", model_config=config, epochs=1, verbose=0)
+    assert again.model.count_params() == result.model.count_params()
+    assert again.metadata["model"] == {"from_config": True}
+    wrong = training.build_model(datasets.get_task("parity", timesteps=8), "gru", units=2)
+    with pytest.raises(ValueError, match="does not fit task 'adding'"):
+        training.train(adding_task, output=tmp_path / "wrong", model_config=zoo.model_config(wrong))
+
+
+def test_bad_arguments_fail_before_training(adding_task, tmp_path):
+    for kwargs, message in [
+        ({"epochs": 0}, "`epochs`"),
+        ({"batch_size": 1.5}, "`batch_size`"),
+        ({"patience": 0}, "`patience`"),
+        ({"optimizer": "adamw"}, "Unknown optimizer"),
+        ({"cell": "nope"}, "Unknown cell"),
+        ({"cell_options": {"peepholes": True}}, "Unknown option"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            training.train(adding_task, output=tmp_path / "x", **kwargs)
+    with pytest.raises(ValueError, match="Unknown task 'nope'"):
+        training.train("nope", output=tmp_path / "x")
+    assert os.listdir(tmp_path) == []
+
+
+def test_early_stopping_continues_its_count_across_runs():
+    history = [{"epoch": e, "val_loss": v} for e, v in enumerate([1.0, 0.5, 0.6, 0.7])]
+    assert trainer._early_stop_reached(history, "val_loss", 2)
+    assert not trainer._early_stop_reached(history, "val_loss", 3)
+    assert not trainer._early_stop_reached(history, "val_loss", None)
+    stopper = trainer.ResumableEarlyStopping("val_loss", 3, history)
+    stopper.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    stopper.on_train_begin()
+    assert (stopper.best, stopper.best_epoch, stopper.wait) == (0.5, 1, 2)
+    stopper.on_epoch_end(4, {"val_loss": 0.9})
+    assert stopper.model.stop_training
+
+
+def test_read_history_skips_a_cut_line_and_keeps_the_last_record(tmp_path):
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"epoch": 0, "loss": 2}\n{"epoch": 1, "loss": 1}\n{"epoch": 1, "loss": 0.5}\n{"epo')
+    assert training.read_history(path) == [{"epoch": 0, "loss": 2}, {"epoch": 1, "loss": 0.5}]
+    assert training.read_history(tmp_path / "none.jsonl") == []
+    assert math.isinf(trainer._best([], "val_loss")[0])
