@@ -1,17 +1,31 @@
 """The ``rnnx`` command line.
 
 Commands:
-    rnnx demo   train every keras-rnnx layer briefly on the adding problem and
-                print a table (test MSE, parameters, throughput, wall time).
+    rnnx demo    train every keras-rnnx layer briefly on the adding problem and
+                 print a table (test MSE, parameters, throughput, wall time).
+    rnnx train   train a model on a task and write a preset directory
+                 (resumable: the same command continues a killed run).
+    rnnx eval    score a preset on its task with the task's standard metric.
+    rnnx sample  generate text (character models) or music (JSB Chorales: a
+                 MIDI file or a piano-roll PNG) from a preset.
 
-``rnnx --help`` and ``rnnx demo --help`` list the options. Bad option values
-are reported by argparse, naming the option, with exit status 2.
+``rnnx --help`` and ``rnnx COMMAND --help`` list the options;
+``docs/training.md`` describes train, eval and sample. Exit status: 0 on
+success, 2 for a bad command line (argparse's message names the option), 1
+for a file or data problem found while running (the message names the path).
 """
 
 import argparse
+import json
+import math
+import pathlib
+import shlex
 import sys
 
+from keras_rnnx import datasets
 from keras_rnnx import demo
+from keras_rnnx import training
+from keras_rnnx import zoo
 from keras_rnnx.version import __version__
 
 
@@ -61,6 +75,406 @@ def _variant_names(text):
             f"{', '.join(demo.VARIANTS)}."
         )
     return names
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a float >= 0, received {text!r}.")
+    return value
+
+
+def _rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a float in [0, 1) such as 0.2, received {text!r}."
+        )
+    return value
+
+
+def _task_name(text):
+    if text not in datasets.TASKS:
+        raise argparse.ArgumentTypeError(
+            f"unknown task {text!r}; choose among: {', '.join(datasets.TASKS)}."
+        )
+    return text
+
+
+def _choice(kind, names):
+    def parse(text):
+        if text not in names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {text!r}; choose among: {', '.join(names)}."
+            )
+        return text
+
+    parse.__name__ = kind
+    return parse
+
+
+def _key_value(text):
+    """``KEY=VALUE``: VALUE a JSON literal, else taken as a string (relu, a/path).
+
+    A VALUE that starts like JSON (``[``, ``{``, ``"``) but does not parse is
+    an error, as are Python's True/False/None (JSON: true/false/null).
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE such as peephole=true or forget_bias=1.0, "
+            f"received {text!r}."
+        )
+    raw = raw.strip()
+    python_words = {"True": "true", "False": "false", "None": "null"}
+    if raw in python_words:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: values are JSON literals; write {key}={python_words[raw]}."
+        )
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        if not raw or raw[0] in '[{"':
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: malformed JSON value ({err.msg}); expected a JSON "
+                'literal such as true, 1.0, [1, 2], "text", or a plain word.'
+            ) from None
+        value = raw
+    return key, value
+
+
+def _options(pairs, flag, parser):
+    options = {}
+    for key, value in pairs or ():
+        if key in options:
+            parser.error(f"argument {flag}: {key!r} is given twice.")
+        options[key] = value
+    return options
+
+
+def _add_train_parser(commands):
+    train = commands.add_parser(
+        "train",
+        help="train a model on a task and write a preset directory",
+        description="Train a model on a task (a data set of keras_rnnx.datasets) "
+        "and write a preset directory (config.json, model.weights.h5, "
+        "metadata.json with the metric on every split, loss_curves.png). The "
+        "model comes from --cell and its options, or from a preset's --config. "
+        "Working state (Keras BackupAndRestore backup, best weights, "
+        "history.jsonl, TensorBoard logs) lives in OUTPUT.work: a run killed "
+        "at any point continues from its last completed epoch when the same "
+        "command is run again.",
+        epilog="Example: rnnx train --task adding --cell lstm --cell-option "
+        "peephole=true --units 32 --epochs 5 --output runs/adding_lstm",
+    )
+    data = train.add_argument_group("data")
+    data.add_argument(
+        "--task", type=_task_name, required=True, metavar="NAME",
+        help=f"task or data set, among: {', '.join(datasets.TASKS)}",
+    )  # fmt: skip
+    data.add_argument(
+        "--task-option", type=_key_value, action="append", metavar="KEY=VALUE",
+        help="an option of the task (see keras_rnnx.datasets.get_task); repeatable",
+    )  # fmt: skip
+    data.add_argument("--data-dir", help="the data sets' directory (default: the loaders' own)")
+    model = train.add_argument_group("model (from flags, or from --config)")
+    model.add_argument(
+        "--config", metavar="PATH",
+        help="build the architecture of a preset: its directory or its "
+        "config.json (fresh weights); excludes the flags below",
+    )  # fmt: skip
+    model.add_argument(
+        "--cell", type=_choice("cell", training.CELLS), metavar="NAME",
+        help=f"cell type, among: {', '.join(training.CELLS)} (default: lstm)",
+    )  # fmt: skip
+    model.add_argument(
+        "--cell-option", type=_key_value, action="append", metavar="KEY=VALUE",
+        help="an argument of the layer, VALUE a JSON literal, e.g. peephole=true, "
+        "forget_bias=1.0, periods=[1,2,4]; repeatable",
+    )  # fmt: skip
+    model.add_argument("--units", type=_int_at_least(1), help="units per layer (default: 32)")
+    model.add_argument("--layers", type=_int_at_least(1), help="stacked layers (default: 1)")
+    model.add_argument("--dropout", type=_rate, help="input dropout of the cells (default: 0)")
+    model.add_argument(
+        "--recurrent-dropout", type=_rate, help="recurrent dropout of the cells (default: 0)"
+    )
+    model.add_argument(
+        "--embedding-dim", type=_int_at_least(1),
+        help="embedding size for character inputs (default: --units)",
+    )  # fmt: skip
+    fit = train.add_argument_group("optimisation")
+    fit.add_argument(
+        "--optimizer", type=_choice("optimizer", training.OPTIMIZERS), default="adam",
+        metavar="NAME", help=f"among: {', '.join(training.OPTIMIZERS)} (default: %(default)s)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--lr", "--learning-rate", dest="learning_rate", type=_positive_float,
+        default=1e-3, help="learning rate (default: %(default)s)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--clipnorm", type=_positive_float, default=None,
+        help="clip each gradient to this norm (default: no clipping)",
+    )  # fmt: skip
+    fit.add_argument("--epochs", type=_int_at_least(1), default=10, help="(default: %(default)s)")
+    fit.add_argument("--batch-size", type=_int_at_least(1), default=32, help="(default: %(default)s)")
+    fit.add_argument(
+        "--patience", type=_int_at_least(1), default=None,
+        help="early stopping: stop after this many epochs without a lower "
+        "validation loss (default: no early stopping)",
+    )  # fmt: skip
+    fit.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: %(default)s)")
+    out = train.add_argument_group("output")
+    out.add_argument("--output", required=True, metavar="DIR", help="preset directory to write")
+    out.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    out.add_argument(
+        "--work-dir", metavar="DIR", help="working directory (default: OUTPUT.work)"
+    )
+    out.add_argument(
+        "--resume", action=argparse.BooleanOptionalAction, default=True,
+        help="continue an interrupted run found in the working directory "
+        "(default); --no-resume discards it and starts over",
+    )  # fmt: skip
+    out.add_argument(
+        "--verbose", choices=("0", "1", "2", "auto"), default="auto",
+        help="Keras fit verbosity: 1 progress bar, 2 one line per epoch (default: %(default)s)",
+    )  # fmt: skip
+    train.set_defaults(handler=lambda args: _train(args, train))
+
+
+_MODEL_FLAGS = {
+    "cell": "--cell", "cell_option": "--cell-option", "units": "--units",
+    "layers": "--layers", "dropout": "--dropout",
+    "recurrent_dropout": "--recurrent-dropout", "embedding_dim": "--embedding-dim",
+}  # fmt: skip
+
+
+def _read_config_argument(path):
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / zoo.CONFIG_FILE
+    if not path.is_file():
+        raise zoo.PresetError(
+            f"{path}: no such file; --config takes a preset directory or its "
+            f"{zoo.CONFIG_FILE}."
+        )
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise zoo.PresetError(f"{path}: malformed JSON ({err}); expected a Keras model config.") from err
+
+
+def _train(args, parser):
+    task_options = _options(args.task_option, "--task-option", parser)
+    try:
+        task = datasets.get_task(args.task, data_dir=args.data_dir, **task_options)
+    except (TypeError, ValueError, FileNotFoundError) as err:
+        parser.error(f"argument --task/--task-option: {err}")
+    output = pathlib.Path(args.output)
+    if output.exists() and not args.overwrite:
+        parser.error(
+            f"argument --output: {output} already exists; pass --overwrite to "
+            "replace it, or choose another directory."
+        )
+    given = [flag for dest, flag in _MODEL_FLAGS.items() if getattr(args, dest) is not None]
+    model_config = None
+    if args.config is not None:
+        if given:
+            parser.error(f"argument --config: not allowed with {', '.join(given)}.")
+        model_config = _read_config_argument(args.config)
+    cell = args.cell or "lstm"
+    cell_options = _options(args.cell_option, "--cell-option", parser)
+    try:
+        training.check_cell_options(cell, cell_options)
+    except ValueError as err:
+        parser.error(f"argument --cell-option: {err}")
+    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    result = training.train(
+        task,
+        output=output,
+        model_config=model_config,
+        cell=cell,
+        units=args.units or 32,
+        layers=args.layers or 1,
+        dropout=args.dropout or 0.0,
+        recurrent_dropout=args.recurrent_dropout or 0.0,
+        embedding_dim=args.embedding_dim,
+        cell_options=cell_options,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        clipnorm=args.clipnorm,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        work_dir=args.work_dir,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        verbose=verbose,
+        command=args.command_line,
+    )
+    metadata = result.metadata
+    print(f"Wrote preset {result.preset_dir} ({metadata['params']:,} parameters).")
+    for line in _metric_lines(metadata["task"], metadata["metrics"]):
+        print(line)
+    return 0
+
+
+def _format_metric(name, scores):
+    text = f"{name} {scores[name]:.4f}"
+    if "bits_per_char" in scores:
+        text += f" ({scores['bits_per_char']:.4f} bits per char)"
+    return text
+
+
+def _metric_lines(task_info, scores_by_split):
+    metric, baseline = task_info["metric"], task_info.get("baseline")
+    lines = []
+    unit = "steps" if task_info.get("sequence_output") else "examples"
+    for split, scores in scores_by_split.items():
+        lines.append(
+            f"  {task_info['name']} {split:<10} {_format_metric(metric, scores)} "
+            f"over {scores['count']:,} {unit}"
+        )
+    if baseline is not None:
+        lines.append(f"  trivial baseline: {metric} {baseline:.4f}")
+    return lines
+
+
+def _add_eval_parser(commands):
+    parser = commands.add_parser(
+        "eval",
+        help="score a preset on its task with the task's standard metric",
+        description="Load a preset directory and score it on a split of the "
+        "task it was trained on (read from its metadata.json) with the task's "
+        "standard metric: MSE (regression), accuracy (classification), NLL per "
+        "time step in nats summed over the 88 notes (JSB Chorales), nats and "
+        "bits per character (text). The task's trivial baseline is printed beside it.",
+    )
+    parser.add_argument("preset", metavar="PRESET", help="a preset directory")
+    parser.add_argument(
+        "--split", choices=("train", "validation", "test", "all"), default=None,
+        help="(default: test; validation for text, which has no test split)",
+    )  # fmt: skip
+    parser.add_argument("--data-dir", help="the data sets' directory (default: the loaders' own)")
+    parser.add_argument("--batch-size", type=_int_at_least(1), default=64, help="(default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.set_defaults(handler=_eval)
+
+
+def _eval(args):
+    model, metadata = zoo.load_preset(args.preset)
+    source = str(pathlib.Path(args.preset) / zoo.METADATA_FILE)
+    task = training.task_from_metadata(metadata, args.data_dir, source=source)
+    available = [s for s, n in datasets.split_sizes(task, args.data_dir).items() if n]
+    if args.split == "all":
+        splits = available
+    elif args.split is None:  # the test split, or validation for text (no test split)
+        splits = ["test" if "test" in available else "validation"]
+    elif args.split in available:
+        splits = [args.split]
+    else:
+        raise ValueError(
+            f"Task {task.name!r} has no {args.split!r} split; its splits: "
+            f"{', '.join(available)}."
+        )
+    scores = {
+        split: training.evaluate(model, task, split, batch_size=args.batch_size, data_dir=args.data_dir)
+        for split in splits
+    }
+    if args.json:
+        print(json.dumps({"task": task.name, "metric": task.metric, "baseline": task.baseline, "scores": scores}))
+    else:
+        print(f"{args.preset}: {model.name}, {model.count_params():,} parameters")
+        info = {"name": task.name, "metric": task.metric, "baseline": task.baseline,
+                "sequence_output": task.sequence_output}  # fmt: skip
+        for line in _metric_lines(info, scores):
+            print(line)
+    return 0
+
+
+def _chords(text):
+    """``60,64,67;62,65`` -> [[60, 64, 67], [62, 65]] (an empty chord is a rest)."""
+    chords = []
+    for chord in text.split(";"):
+        try:
+            chords.append([int(n) for n in chord.split(",") if n.strip()])
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected chords of MIDI note numbers such as '60,64,67;62,65,69', "
+                f"received {text!r}."
+            ) from None
+    return chords
+
+
+def _add_sample_parser(commands):
+    parser = commands.add_parser(
+        "sample",
+        help="generate text or music from a preset",
+        description="Sample from a preset: a character model prints (or writes "
+        "to --output) its prompt followed by --length generated characters; a "
+        "JSB Chorales model writes --length time steps (quarter notes) as a "
+        "MIDI file (--output *.mid) or a piano-roll image (--output *.png).",
+    )
+    parser.add_argument("preset", metavar="PRESET", help="a preset directory")
+    parser.add_argument("--length", type=_int_at_least(1), default=200, help="characters or time steps to generate (default: %(default)s)")
+    parser.add_argument("--temperature", type=_non_negative_float, default=1.0, help="0: most probable choice; 1: the model's distribution (default: %(default)s)")
+    parser.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: %(default)s)")
+    parser.add_argument(
+        "--prompt",
+        help="text to start from (character models), or chords of MIDI note "
+        "numbers such as '60,64,67;62,65,69' (JSB)",
+    )
+    parser.add_argument("--output", metavar="PATH", help="file to write: .txt for text; .mid/.midi or .png for music")
+    parser.set_defaults(handler=lambda args: _sample(args, parser))
+
+
+def _sample(args, parser):
+    suffix = pathlib.Path(args.output).suffix.lower() if args.output else None
+    model, metadata = zoo.load_preset(args.preset)
+    kind = (metadata.get("task") or {}).get("kind")
+    if kind == "char_lm":
+        path = pathlib.Path(args.preset) / training.trainer.VOCABULARY_FILE
+        if not path.is_file():
+            raise zoo.PresetError(f"{path}: file missing; a character model's preset holds its vocabulary.")
+        vocabulary = datasets.load_vocabulary(path)
+        text = training.sample_text(
+            model, vocabulary, length=args.length, prompt=args.prompt,
+            temperature=args.temperature, seed=args.seed,
+        )  # fmt: skip
+        if args.output:
+            pathlib.Path(args.output).write_text(text, encoding="utf-8")
+            print(f"Wrote {len(text)} characters to {args.output}.")
+        else:
+            print(text)
+        return 0
+    if kind == "multilabel":
+        if suffix not in (".mid", ".midi", ".png"):
+            parser.error("argument --output: a music model needs --output FILE.mid (MIDI) or FILE.png (piano roll).")
+        try:
+            prompt = _chords(args.prompt) if args.prompt else None
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"argument --prompt: {err}")
+        roll = training.sample_piano_roll(
+            model, steps=args.length, prompt=prompt, temperature=args.temperature, seed=args.seed
+        )
+        if suffix == ".png":
+            training.plot_piano_roll(roll, args.output, title=f"{model.name}, seed {args.seed}")
+        else:
+            training.write_midi(roll, args.output)
+        print(f"Wrote {len(roll)} time steps to {args.output}.")
+        return 0
+    raise ValueError(
+        f"{args.preset}: sampling needs a character model (task kind 'char_lm') or a "
+        f"JSB Chorales model (kind 'multilabel'); this preset's task kind is {kind!r}."
+    )
 
 
 def build_parser():
@@ -124,6 +538,9 @@ def build_parser():
         help="Adam learning rate (default: %(default)s)",
     )
     demo_parser.set_defaults(handler=demo.main)
+    _add_train_parser(commands)
+    _add_eval_parser(commands)
+    _add_sample_parser(commands)
     return parser
 
 
@@ -134,8 +551,14 @@ def main(argv=None):
         argv: list of arguments without the program name (default:
             ``sys.argv[1:]``).
     """
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return args.handler(args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["rnnx", *argv])
+    try:
+        return args.handler(args)
+    except (zoo.PresetError, FileExistsError, FileNotFoundError, ValueError) as err:
+        print(f"rnnx {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -23,14 +23,41 @@ def test_rnnx_help_in_a_subprocess():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: rnnx")
-    assert "demo" in result.stdout
+    for command in ("demo", "train", "eval", "sample"):
+        assert command in result.stdout
 
 
 def test_help_exits_zero(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["--help"])
     assert info.value.code == 0
-    assert "demo" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for command in ("demo", "train", "eval", "sample"):
+        assert command in out
+
+
+@pytest.mark.parametrize(
+    "command, flags",
+    [
+        ("train", ["--task", "--task-option", "--data-dir", "--config", "--cell",
+                   "--cell-option", "--units", "--layers", "--dropout",
+                   "--recurrent-dropout", "--optimizer", "--lr", "--clipnorm",
+                   "--epochs", "--batch-size", "--patience", "--seed", "--output",
+                   "--overwrite", "--work-dir", "--resume", "--no-resume"]),
+        ("eval", ["PRESET", "--split", "--data-dir", "--batch-size", "--json"]),
+        ("sample", ["PRESET", "--length", "--temperature", "--seed", "--prompt", "--output"]),
+    ],
+)  # fmt: skip
+def test_training_commands_list_their_options(command, flags, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in flags:
+        assert flag in out
+    if command == "train":
+        for name in ("adding", "jsb_chorales", "text", "peephole_lstm", "grid_lstm_2d", "rmsprop"):
+            assert name in out
 
 
 def test_demo_help_lists_the_options(capsys):
@@ -97,7 +124,19 @@ def test_tiny_demo_prints_the_table(capsys):
         (["demo", "--only", ","], "--only"),
         (["demo", "--no-such-flag"], "--no-such-flag"),
         ([], "COMMAND"),
-        (["train"], "train"),
+        (["train"], "--task, --output"),
+        (["train", "--task", "adding"], "--output"),
+        (["train", "--task", "nope", "--output", "x"], "--task"),
+        (["train", "--task", "adding", "--output", "x", "--cell", "nope"], "--cell"),
+        (["train", "--task", "adding", "--output", "x", "--cell-option", "x"], "--cell-option"),
+        (["train", "--task", "adding", "--output", "x", "--patience", "0"], "--patience"),
+        (["train", "--task", "adding", "--output", "x", "--clipnorm", "-1"], "--clipnorm"),
+        (["train", "--task", "adding", "--output", "x", "--verbose", "3"], "--verbose"),
+        (["eval"], "PRESET"),
+        (["eval", "p", "--split", "dev"], "--split"),
+        (["sample"], "PRESET"),
+        (["sample", "p", "--temperature", "-0.5"], "--temperature"),
+        (["sample", "p", "--length", "0"], "--length"),
     ],
 )
 def test_bad_arguments_exit_2_and_name_the_flag(argv, flag, capsys):

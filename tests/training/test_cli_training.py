@@ -1,0 +1,184 @@
+"""``rnnx train``, ``rnnx eval`` and ``rnnx sample`` end to end, and their bad inputs."""
+
+import contextlib
+import io
+import json
+
+import mido
+import pytest
+
+from keras_rnnx import cli
+from keras_rnnx import training
+from keras_rnnx import zoo
+from tests.training.conftest import adding_flags
+
+
+def _run(argv):
+    """cli.main(argv) -> (status, stdout, stderr), argparse's exits included."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(argv)
+        except SystemExit as exit:
+            status = exit.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def adding_preset(tmp_path_factory, data_dir, adding_task):
+    output = tmp_path_factory.mktemp("cli") / "adding_gru"
+    argv = ["train", *adding_flags(data_dir), "--cell", "gru", "--cell-option", "reset_after=false",
+            "--units", "4", "--epochs", "2", "--lr", "0.02", "--clipnorm", "1.0",
+            "--optimizer", "rmsprop", "--verbose", "0", "--output", str(output)]  # fmt: skip
+    status, out, err = _run(argv)
+    assert status == 0, err
+    return output, out, argv
+
+
+def test_train_prints_the_preset_and_its_metrics(adding_preset):
+    output, out, argv = adding_preset
+    metadata = zoo.read_metadata(output)
+    assert f"Wrote preset {output} ({metadata['params']:,} parameters)." in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("adding test"))
+    assert line.split() == ["adding", "test", "mse", f"{metadata['metrics']['test']['mse']:.4f}", "over", "32", "examples"]
+    assert "trivial baseline: mse 0.1667" in out
+    assert metadata["training_command"] == "rnnx " + " ".join(argv)
+    assert metadata["training"]["optimizer"] == "rmsprop" and metadata["training"]["clipnorm"] == 1.0
+    assert metadata["model"]["cell_options"] == {"reset_after": False}
+
+
+def test_eval_prints_the_metric_beside_the_baseline(adding_preset, data_dir):
+    output, _, _ = adding_preset
+    metadata = zoo.read_metadata(output)
+    status, out, err = _run(["eval", str(output), "--data-dir", str(data_dir)])
+    assert status == 0, err
+    assert "adding_gru" in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("adding test"))
+    assert line.split()[2:3] == ["mse"] and line.endswith("over 32 examples")
+    assert float(line.split()[3]) == pytest.approx(metadata["metrics"]["test"]["mse"], abs=1e-4)
+    assert "trivial baseline: mse 0.1667" in out
+    status, out, _ = _run(["eval", str(output), "--split", "all", "--json", "--batch-size", "5"])
+    scores = json.loads(out)
+    assert scores["metric"] == "mse" and scores["baseline"] == pytest.approx(1 / 6)
+    for split in ("train", "validation", "test"):
+        assert scores["scores"][split]["mse"] == pytest.approx(metadata["metrics"][split]["mse"], rel=1e-5)
+
+
+def test_text_model_train_eval_and_sample(tmp_path, data_dir, text_path):
+    output = tmp_path / "char"
+    argv = ["train", "--task", "text", "--task-option", f"path={text_path}", "--task-option", "timesteps=16",
+            "--data-dir", str(data_dir), "--units", "8", "--epochs", "1", "--verbose", "0",
+            "--output", str(output)]  # fmt: skip
+    status, out, err = _run(argv)
+    assert status == 0, err
+    assert "bits per char" in out and "vocabulary.json" in {p.name for p in output.iterdir()}
+    status, out, _ = _run(["eval", str(output), "--data-dir", str(data_dir)])
+    assert status == 0 and "text validation nats_per_char" in out  # no test split
+    status, _, err = _run(["eval", str(output), "--split", "test"])
+    assert status == 1 and "has no 'test' split; its splits: train, validation" in err
+    sample = ["sample", str(output), "--prompt", "to be", "--length", "25", "--seed", "4"]
+    first, second = _run(sample), _run(sample)
+    assert first[0] == 0 and first == second
+    assert first[1].startswith("to be") and len(first[1]) == len("to be") + 25 + 1
+    status, out, _ = _run([*sample, "--output", str(tmp_path / "sample.txt")])
+    assert (tmp_path / "sample.txt").read_text() == first[1][:-1]
+    status, _, err = _run(["sample", str(output), "--prompt", "TO BE"])
+    assert status == 1 and "outside the model's vocabulary: 'BEOT'" in err
+
+
+@pytest.fixture
+def jsb_preset(tmp_path, jsb_task):
+    model = training.build_model(jsb_task, "lstm", units=4)
+    return zoo.save_preset(tmp_path / "jsb", model, {"task": training.task_metadata(jsb_task)})
+
+
+def test_jsb_sample_writes_midi_and_png(jsb_preset, tmp_path):
+    status, out, err = _run(["sample", str(jsb_preset), "--length", "16", "--prompt", "60,64,67;62,65", "--output", str(tmp_path / "a.mid")])
+    assert status == 0, err
+    assert "Wrote 18 time steps" in out
+    midi = mido.MidiFile(str(tmp_path / "a.mid"))
+    notes = [m.note for m in midi.tracks[0] if m.type == "note_on"]
+    assert notes[:3] == [60, 64, 67]
+    status, _, _ = _run(["sample", str(jsb_preset), "--length", "8", "--output", str(tmp_path / "roll.png")])
+    assert status == 0 and (tmp_path / "roll.png").read_bytes()[:4] == b"\x89PNG"
+    status, _, err = _run(["sample", str(jsb_preset), "--output", str(tmp_path / "a.wav")])
+    assert status == 2 and "--output" in err and ".mid" in err
+    status, _, err = _run(["sample", str(jsb_preset), "--prompt", "C,E,G", "--output", str(tmp_path / "b.mid")])
+    assert status == 2 and "--prompt" in err and "MIDI note numbers" in err
+
+
+def test_sample_refuses_a_model_that_does_not_generate(adding_preset):
+    status, _, err = _run(["sample", str(adding_preset[0])])
+    assert status == 1 and "task kind is 'regression'" in err
+
+
+@pytest.mark.parametrize(
+    "extra, flag, message",
+    [
+        (["--task", "nope"], "--task", "unknown task 'nope'; choose among: adding, copy"),
+        (["--task-option", "colour=1"], "--task/--task-option", "colour"),
+        (["--task-option", "markers=sideways"], "--task/--task-option", "markers"),
+        (["--cell", "lstmm"], "--cell", "unknown cell 'lstmm'; choose among: lstm,"),
+        (["--cell-option", "peepholes=true"], "--cell-option", "Valid options: "),
+        (["--cell-option", "peephole"], "--cell-option", "expected KEY=VALUE"),
+        (["--cell-option", "peephole=True"], "--cell-option", "write peephole=true"),
+        (["--cell-option", "periods=[1,2"], "--cell-option", "malformed JSON"),
+        (["--cell-option", "peephole=true", "--cell-option", "peephole=false"], "--cell-option", "given twice"),
+        (["--lr", "0"], "--lr", "positive float"),
+        (["--dropout", "1.0"], "--dropout", "[0, 1)"),
+        (["--optimizer", "adamw"], "--optimizer", "choose among: adam, sgd, rmsprop"),
+        (["--epochs", "0"], "--epochs", "int >= 1"),
+        (["--config", "x", "--cell", "gru"], "--config", "not allowed with --cell"),
+    ],
+)
+def test_bad_train_arguments_exit_2_naming_the_option(extra, flag, message, data_dir, tmp_path):
+    argv = ["train", *adding_flags(data_dir), "--output", str(tmp_path / "out"), *extra]
+    status, _, err = _run(argv)
+    assert status == 2
+    assert f"argument {flag}" in err and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_output_exits_2_without_overwrite(adding_preset, data_dir):
+    status, _, err = _run(["train", *adding_flags(data_dir), "--output", str(adding_preset[0])])
+    assert status == 2 and "argument --output" in err and "--overwrite" in err
+
+
+@pytest.mark.parametrize(
+    "text, message", [("", "is empty"), ("a", "holds a single character")]
+)
+def test_an_empty_or_one_character_text_is_named(text, message, tmp_path, data_dir):
+    path = tmp_path / "tiny.txt"
+    path.write_text(text)
+    status, _, err = _run(["train", "--task", "text", "--task-option", f"path={path}",
+                           "--data-dir", str(data_dir), "--output", str(tmp_path / "o")])  # fmt: skip
+    assert status == 2 and str(path) in err and message in err
+
+
+def test_a_missing_text_file_is_named(tmp_path, data_dir):
+    path = tmp_path / "missing.txt"
+    status, _, err = _run(["train", "--task", "text", "--task-option", f"path={path}", "--output", str(tmp_path / "o")])
+    assert status == 2 and str(path) in err
+
+
+def test_broken_presets_exit_1_naming_the_path(adding_preset, tmp_path):
+    import shutil
+
+    status, _, err = _run(["eval", str(tmp_path / "nowhere")])
+    assert status == 1 and f"Preset directory {tmp_path / 'nowhere'} does not exist" in err
+    broken = tmp_path / "broken"
+    shutil.copytree(adding_preset[0], broken)
+    (broken / "model.weights.h5").write_bytes(b"\0" * 100)
+    status, _, err = _run(["eval", str(broken)])
+    assert status == 1 and f"{broken / 'model.weights.h5'}: the weights could not be loaded" in err
+    (broken / "model.weights.h5").unlink()
+    status, _, err = _run(["sample", str(broken)])
+    assert status == 1 and f"{broken / 'model.weights.h5'}: file missing" in err
+    shutil.copy(adding_preset[0] / "model.weights.h5", broken)
+    (broken / "config.json").write_text("{\n  'single quotes': 1}")
+    status, _, err = _run(["eval", str(broken)])
+    assert status == 1 and f"{broken / 'config.json'}: malformed JSON at line 2" in err
+    status, _, err = _run(["train", "--task", "adding", "--config", str(broken), "--output", str(tmp_path / "o")])
+    assert status == 1 and f"{broken / 'config.json'}: malformed JSON" in err
+    status, _, err = _run(["train", "--task", "adding", "--config", str(tmp_path / "none.json"), "--output", str(tmp_path / "o")])
+    assert status == 1 and f"{tmp_path / 'none.json'}: no such file" in err
