@@ -5,10 +5,15 @@ the GRU with ``reset_after=True`` compute what cuDNN's fused kernels compute,
 with the weight layout Keras' ``backend.lstm`` / ``backend.gru`` expect
 (``kernel`` / ``recurrent_kernel`` column blocks i, f, c, o and ``bias``
 ``(4 * units,)`` for the LSTM; z, r, h and ``bias`` ``(2, 3 * units)`` for the
-GRU). On the TensorFlow backend with a GPU those layers hand their sequence to
-that fused function, as `keras.layers.LSTM` / `keras.layers.GRU` do; every
+GRU). On a GPU those layers hand their sequence to that fused function, as
+`keras.layers.LSTM` / `keras.layers.GRU` do: on TensorFlow both (cuDNN), on
+JAX the LSTM without a mask (``jax.experimental.rnn``; JAX has no cuDNN GRU
+and its `backend.gru` is a scan, so the GRU runs the keras-rnnx loop). Every
 other configuration, backend or device runs the keras-rnnx loop (the
-XLA-compilable path).
+XLA-compilable path). So does a call compiled by XLA (``jit_compile=True``):
+cuDNN kernels do not compile with XLA, and rather than declaring itself
+non-jittable (which makes Keras turn XLA off for the whole model, as
+`keras.layers.LSTM` does on a GPU) the layer takes its XLA path there.
 
 `cudnn_incompatibilities` is the single decision: a pure function from a
 layer configuration to the list of reasons it cannot run on cuDNN (empty when
@@ -29,6 +34,7 @@ from keras import ops
 from keras import tree
 
 from keras_rnnx.ops.engine import concrete_bool
+from keras_rnnx.ops.engine import in_xla_context
 
 # Constructor arguments (cell and layer) that do not change the maths of a
 # step: initialisers, regularisers, constraints, input dropout (applied to the
@@ -158,7 +164,12 @@ def cudnn_incompatibilities(kind, config):
 _CUDNN_DTYPES = ("float16", "float32", "float64")
 
 
-def _tf_gpu_available():
+def _gpu_available():
+    """Whether the backend computes on a GPU (TensorFlow: one is visible)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU"))
@@ -187,8 +198,9 @@ class CudnnDispatch:
     * ``"auto"`` (default): an eligible configuration (see
       `cudnn_incompatibilities`) calls Keras' fused backend function, which
       runs cuDNN on a TensorFlow GPU; when that is not possible (no GPU, the
-      JAX backend, a mask that is not right-padded or has a fully masked row,
-      a bfloat16 compute dtype) the layer runs its own loop. Ineligible
+      JAX backend, a call compiled by XLA, a mask that is not right-padded or
+      has a fully masked row, a bfloat16 compute dtype) the layer runs its
+      own loop. Ineligible
       configurations always run their own loop.
     * ``True``: cuDNN or an error: `ValueError` at construction naming every
       option that rules it out, or at call time when it cannot run.
@@ -223,17 +235,9 @@ class CudnnDispatch:
                 "use_cudnn='auto' (cuDNN when possible, else the keras-rnnx "
                 "loop) or use_cudnn=False, or drop these options."
             )
-        if self._may_use_cudnn() and _tf_gpu_available():
-            # cuDNN ops do not compile with XLA (as `keras.layers.LSTM`).
-            self.supports_jit = False
-
-    def _may_use_cudnn(self):
-        return (
-            self.use_cudnn is not False
-            and not self.cudnn_incompatibilities
-            and keras.backend.backend() == "tensorflow"
-            and self.compute_dtype in _CUDNN_DTYPES
-        )
+        # The layer stays XLA-compilable (`supports_jit` is left True, unlike
+        # `keras.layers.LSTM` on a GPU, which turns XLA off for the whole
+        # model): a call traced for XLA takes the keras-rnnx loop.
 
     def fused_kernel_call(self, sequences, initial_state, mask, params):
         """Call Keras' fused backend function; ``(last, outputs, states)``."""
@@ -257,20 +261,29 @@ class CudnnDispatch:
                         "cuDNN is not available, or use_cudnn=False."
                     ) from error
             else:
-                self.supports_jit = False
                 return result
         return super().inner_loop(sequences, initial_state, mask, training=training)
 
     def _cudnn_loop(self, sequences, initial_state, mask, training):
         """The fused path; raises NotImplementedError when it cannot run."""
         backend = keras.backend.backend()
-        if backend != "tensorflow":
+        if backend not in ("tensorflow", "jax"):
             raise NotImplementedError(
-                f"keras-rnnx dispatches to cuDNN on the TensorFlow backend only, "
-                f"not {backend}"
+                f"keras-rnnx dispatches to cuDNN on TensorFlow and JAX, not {backend}"
             )
-        if not _tf_gpu_available():
-            raise NotImplementedError("no GPU is visible to TensorFlow")
+        if backend == "jax" and self.cudnn_kind != "lstm":
+            raise NotImplementedError(
+                "JAX has a cuDNN kernel for the LSTM only (jax.experimental.rnn)"
+            )
+        if not _gpu_available():
+            raise NotImplementedError(f"no GPU is visible to {backend}")
+        if backend == "jax" and mask is not None:
+            raise NotImplementedError("JAX's cuDNN LSTM takes no mask")
+        if in_xla_context():
+            raise NotImplementedError(
+                "the call is compiled by XLA (jit_compile=True), which cannot "
+                "run cuDNN kernels"
+            )
         dtype = keras.backend.standardize_dtype(sequences.dtype)
         if dtype not in _CUDNN_DTYPES:
             raise NotImplementedError(f"cuDNN's kernels do not take {dtype} inputs")
@@ -320,6 +333,10 @@ class CudnnDispatch:
         and are zeros either way.
         """
         last, outputs, states = result
+        if keras.backend.backend() == "jax" and self.go_backwards and self.return_sequences:
+            # Keras' JAX function returns them in input order; the loop (and
+            # Keras' TensorFlow function) in processing order.
+            outputs = ops.flip(outputs, axis=1)
         if mask is not None and not self.go_backwards:
             if self.zero_output_for_mask:
                 last = ops.where(mask[:, -1:], last, ops.zeros_like(last))

@@ -126,3 +126,17 @@ def concrete_bool(tensor):
 
         return None if isinstance(tensor, jax.core.Tracer) else bool(tensor)
     return bool(ops.convert_to_numpy(tensor))
+
+
+def in_xla_context():
+    """Whether the code being traced will be compiled by XLA (TensorFlow).
+
+    True inside ``tf.function(jit_compile=True)`` (Keras' ``jit_compile=True``
+    on the TensorFlow backend); False elsewhere and on other backends.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())

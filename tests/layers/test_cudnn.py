@@ -303,11 +303,10 @@ def test_auto_equals_own_loop_in_a_compiled_model(kind):
 def test_use_cudnn_true_raises_at_call_off_gpu(kind):
     layer_class = layers.LSTM if kind == "lstm" else layers.GRU
     layer = layer_class(U, use_cudnn=True)
-    expected = (
-        "no GPU is visible to TensorFlow"
-        if keras.backend.backend() == "tensorflow"
-        else "TensorFlow backend only"
-    )
+    backend = keras.backend.backend()
+    expected = f"no GPU is visible to {backend}"
+    if backend == "jax" and kind == "gru":
+        expected = "cuDNN kernel for the LSTM only"
     with pytest.raises(ValueError) as info:
         layer(_x())
     message = str(info.value)
@@ -359,7 +358,7 @@ class FakeFused:
 @pytest.fixture
 def fake_gpu(monkeypatch):
     """Pretend a GPU is visible; ``install(kind)`` replaces the fused function."""
-    monkeypatch.setattr(cudnn, "_tf_gpu_available", lambda: True)
+    monkeypatch.setattr(cudnn, "_gpu_available", lambda: True)
 
     def install(kind, **kwargs):
         fake = FakeFused(kind, **kwargs)
@@ -402,7 +401,7 @@ def test_eligible_layer_dispatches_to_the_fused_function(
     layer_class = layers.LSTM if kind == "lstm" else layers.GRU
     fake = fake_gpu(kind, go_backwards=layer_kwargs.get("go_backwards", False))
     auto, own = _pair(layer_class, **layer_kwargs)
-    assert not auto.supports_jit and own.supports_jit
+    assert auto.supports_jit and own.supports_jit  # XLA stays on (see below)
     call_kwargs = dict(call_kwargs)
     if call_kwargs.pop("initial_state", False):
         call_kwargs["initial_state"] = _states(kind)
@@ -479,7 +478,7 @@ def test_traced_mask_is_checked_at_run_time(fake_gpu, kind):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_fused_function_unavailable(monkeypatch, kind):
     """NotImplementedError from Keras: "auto" falls back, True raises like Keras."""
-    monkeypatch.setattr(cudnn, "_tf_gpu_available", lambda: True)
+    monkeypatch.setattr(cudnn, "_gpu_available", lambda: True)
 
     def unavailable(*args, **kwargs):
         raise NotImplementedError
@@ -534,7 +533,56 @@ def test_fused_layer_trains(fake_gpu):
     model.fit(_x(), np.ones((B, 1), "float32"), epochs=1, verbose=0)
     assert fake.calls
     assert all(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
-    assert not lstm.supports_jit
+    assert lstm.supports_jit
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX dispatch rules")
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_jax_dispatches_the_unmasked_lstm_only(fake_gpu, monkeypatch, go_backwards):
+    # Keras' JAX `backend.lstm` returns go_backwards sequences in input order;
+    # the layer puts them back in processing order, as its own loop has them.
+    fake = fake_gpu("lstm", go_backwards=go_backwards)
+    original = fake.__call__
+
+    def jax_contract(inputs, *args, **kwargs):
+        last, outputs, final = original(inputs, *args, **kwargs)
+        if kwargs["go_backwards"] and kwargs["return_sequences"]:
+            outputs = keras.ops.flip(outputs, axis=1)
+        return last, outputs, final
+
+    monkeypatch.setattr(keras_internals, "backend_lstm", jax_contract)
+    auto, own = _pair(layers.LSTM, return_sequences=True, go_backwards=go_backwards)
+    x = _x()
+    got, want = _outputs(auto, x), _outputs(own, x)
+    assert len(fake.calls) == 1
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    masked = _outputs(auto, x, mask=RIGHT_PADDED)  # no mask on JAX's cuDNN LSTM
+    assert len(fake.calls) == 1
+    for a, b in zip(masked, _outputs(own, x, mask=RIGHT_PADDED)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    gru_fake = fake_gpu("gru")
+    _outputs(layers.GRU(U), x)
+    assert gru_fake.calls == []
+
+
+@tf_only
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_xla_compiled_model_keeps_jit_and_takes_the_xla_path(fake_gpu, kind):
+    """jit_compile=True stays on; the compiled call runs the keras-rnnx loop."""
+    fake = fake_gpu(kind)
+    layer_class = layers.LSTM if kind == "lstm" else layers.GRU
+    model = keras.Sequential([keras.Input((T, D)), layer_class(U), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", jit_compile=True)
+    model.fit(_x(), np.ones((B, 1), "float32"), epochs=1, verbose=0)
+    assert model.jit_compile is True
+    assert fake.calls == []
+    forced = keras.Sequential(
+        [keras.Input((T, D)), layer_class(U, use_cudnn=True), keras.layers.Dense(1)]
+    )
+    forced.compile("sgd", "mse", jit_compile=True)
+    with pytest.raises(ValueError, match="XLA"):
+        forced.fit(_x(), np.ones((B, 1), "float32"), epochs=1, verbose=0)
 
 
 # ---------------------------------------------------------------------------
