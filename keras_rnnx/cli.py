@@ -544,6 +544,15 @@ def build_parser():
     return parser
 
 
+def _quiet_data_logs():
+    """Keep TFDS' per-example progress bars and config warnings off the output."""
+    import absl.logging
+    import tensorflow_datasets as tfds
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    tfds.disable_progress_bar()
+
+
 def main(argv=None):
     """Entry point of ``rnnx``; returns the exit status.
 
@@ -554,6 +563,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["rnnx", *argv])
+    if args.command in ("train", "eval", "sample"):
+        _quiet_data_logs()
     try:
         return args.handler(args)
     except (zoo.PresetError, FileExistsError, FileNotFoundError, ValueError) as err:

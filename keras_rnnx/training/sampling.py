@@ -17,7 +17,6 @@ the same sample on every run.
 
 import copy
 
-import keras
 import numpy as np
 
 LOWEST_PITCH = 21

@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from keras_rnnx import zoo
 from keras_rnnx.training import trainer
 
