@@ -360,12 +360,13 @@ def check_case(name, factory, shape, mask, target, cpu):
         )
         return out, g_tv, g_x
 
-    fn = jax.jit(forward_and_grads)
     inputs = (trainable, x, non_trainable, mask, cotangent)
 
     def run(device, precision):
-        with _precision(precision):
-            result = fn(*jax.device_put(inputs, device))
+        # Traced under `jax.default_device(device)`: a layer that picks a
+        # device-specific kernel (the LSTM's cuDNN dispatch) sees where it runs.
+        with _precision(precision), jax.default_device(device):
+            result = jax.jit(forward_and_grads)(*jax.device_put(inputs, device))
             return jax.tree.map(np.asarray, result)
 
     ref = run(cpu, "highest")

@@ -169,6 +169,11 @@ def _gpu_available():
     if keras.backend.backend() == "jax":
         import jax
 
+        # `jax.default_device(...)` (e.g. a CPU reference computed on a GPU
+        # machine) wins over the default backend.
+        device = jax.config.jax_default_device
+        if device is not None:
+            return getattr(device, "platform", str(device)) == "gpu"
         return jax.default_backend() == "gpu"
     import tensorflow as tf
 
