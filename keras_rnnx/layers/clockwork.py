@@ -1,7 +1,5 @@
 """`ClockworkRNN` (Koutnik, Greff, Gomez & Schmidhuber 2014)."""
 
-import functools
-
 import keras
 from keras import ops
 from keras import tree
@@ -9,7 +7,6 @@ from keras import tree
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
 from keras_rnnx.ops import run_loop
-from keras_rnnx.ops.engine import concrete_bool
 from keras_rnnx.ops.clockwork import ClockworkStructure
 from keras_rnnx.ops.clockwork import clockwork_input_projection
 from keras_rnnx.ops.clockwork import clockwork_padded_kernels
@@ -19,20 +16,6 @@ from keras_rnnx.ops.clockwork import clockwork_sequence
 from keras_rnnx.ops.clockwork import max_exact_counter
 
 _PACKAGE = "keras_rnnx"
-
-
-def _loop_result(loop, return_sequences=True):
-    """``loop`` returning ``(last, outputs, [states])`` in one structure (the two
-    branches of a cond must agree), its outputs cut to the last step when
-    ``return_sequences=False`` (the layer then reads ``last`` only)."""
-
-    def wrapped():
-        last, outputs, states = loop()
-        if not return_sequences:
-            outputs = ops.expand_dims(last, 1)
-        return last, outputs, list(states)
-
-    return wrapped
 
 
 def _is_positive_int(value):
@@ -285,6 +268,17 @@ class ClockworkRNN(RecurrentLayer):
 
     cell_class = ClockworkRNNCell
 
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        # Zero initial states put every row at clock 0: the module-wise path
+        # can then use slices instead of gathers.
+        self._clock_is_shared = initial_state is None and not self.stateful
+        try:
+            return super().call(
+                sequences, initial_state=initial_state, mask=mask, training=training
+            )
+        finally:
+            self._clock_is_shared = False
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         # Without a mask: one loop per module over its own ticks
         # (`clockwork_sequence`). With a mask (each row's clock then advances
@@ -293,40 +287,33 @@ class ClockworkRNN(RecurrentLayer):
         # and the update branching on the widest ticking prefix of modules.
         if tree.is_nested(mask):
             mask = mask[0]
-        cell = self.cell
         params, projected, recurrent_mask = self.prepare_loop(
             sequences, initial_state, training
         )
-        schedule_loop = functools.partial(
-            self._schedule_loop, params, projected, recurrent_mask, initial_state, mask
-        )
         if mask is not None:
-            return schedule_loop()
-        clock = initial_state[1]
-        same_clock = ops.all(ops.equal(clock, clock[:1]))
+            return self._schedule_loop(
+                params, projected, recurrent_mask, initial_state, mask
+            )
         z = ops.flip(projected, axis=1) if self.go_backwards else projected
-        module_loops = functools.partial(
-            clockwork_sequence,
+        last, outputs, states = clockwork_sequence(
             z,
             initial_state,
             params,
-            cell.structure,
+            self.cell.structure,
             recurrent_mask=recurrent_mask,
             unroll=self.unroll,
+            shared_clock=getattr(self, "_clock_is_shared", False),
         )
-        module_loops = _loop_result(module_loops, self.return_sequences)
-        schedule_loop = _loop_result(schedule_loop, self.return_sequences)
-        known = concrete_bool(same_clock)
-        if known is not None:  # eager: run one branch, skip tracing the other
-            return module_loops() if known else schedule_loop()
-        return ops.cond(same_clock, module_loops, schedule_loop)
+        if not self.return_sequences:
+            outputs = ops.expand_dims(last, 1)
+        return last, outputs, states
 
     def _schedule_loop(self, params, projected, recurrent_mask, initial_state, mask):
         cell = self.cell
         schedule = clockwork_schedule(
             initial_state[1],
             mask,
-            projected.shape[1],
+            ops.shape(projected)[1],
             cell.structure,
             go_backwards=self.go_backwards,
             dtype=projected.dtype,

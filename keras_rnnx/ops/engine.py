@@ -61,6 +61,20 @@ def run_loop(
     Returns:
         ``(last_output, outputs, final_states)`` as `keras.layers.RNN` does.
     """
+    sequences = keras.tree.flatten(projected)
+    if len(sequences) > 1 and sequences[0].shape[1] is None:
+        # Keras' TensorFlow loop reads ``inputs.shape`` when the number of
+        # steps is unknown, which a tuple has not: feed one tensor, split in
+        # the step (the features of each part are static).
+        sizes = [p.shape[-1] for p in sequences]
+        cuts = [sum(sizes[: k + 1]) for k in range(len(sizes) - 1)]
+        structure, inner_step = projected, step_fn
+
+        def step_fn(packed_t, states):
+            parts = ops.split(packed_t, cuts, axis=-1)
+            return inner_step(keras.tree.pack_sequence_as(structure, parts), states)
+
+        projected = ops.concatenate(sequences, axis=-1)
     return backend_rnn(
         step_fn,
         projected,

@@ -61,9 +61,10 @@ MASK = np.array(
 @pytest.mark.parametrize("config_id", list(CONFIGS))
 @pytest.mark.parametrize("mode", ["zero_state", "initial_state", "shared_clock", "mask"])
 def test_forward_matches_numpy_reference(config_id, mode):
-    # zero_state and shared_clock (every row at clock 3) take the module-wise
-    # path (`clockwork_sequence`); initial_state (rows at different clocks)
-    # and mask take the schedule path.
+    # Without a mask the layer takes the module-wise path
+    # (`clockwork_sequence`): with slices for zero_state, with per-row
+    # gathers for initial_state (rows at different clocks) and shared_clock
+    # (every row at clock 3). With a mask, the schedule path.
     layer, params, periods, sizes = build(config_id, 3, seed=1)
     rng = np.random.RandomState(2)
     x = rng.standard_normal((4, 10, 3)).astype("float32")
@@ -262,7 +263,7 @@ def test_bidirectional(tmp_path):
 
 
 @pytest.mark.parametrize("config_id", list(CONFIGS))
-@pytest.mark.parametrize("clock", [0, 4])
+@pytest.mark.parametrize("clock", [0, 4, "per_row"])
 @pytest.mark.parametrize("timesteps", [1, 7, 12])
 def test_module_path_equals_schedule_path_with_recurrent_dropout(config_id, clock, timesteps):
     # `clockwork_sequence` (one loop per module) against stepping
@@ -272,12 +273,16 @@ def test_module_path_equals_schedule_path_with_recurrent_dropout(config_id, cloc
     rng = np.random.RandomState(6)
     x = rng.standard_normal((3, timesteps, 3)).astype("float32")
     h0 = rng.standard_normal((3, layer.units)).astype("float32")
-    clock0 = np.full((3, 1), clock, "float32")
+    if clock == "per_row":
+        clock0 = np.array([[0], [3], [5]], "float32")
+    else:
+        clock0 = np.full((3, 1), clock, "float32")
     drop = (rng.uniform(size=(3, layer.units)) > 0.3).astype("float32") / 0.7
     tensors = cell.get_params()
     z = clockwork_input_projection(x, tensors, cell.structure)
     last, outputs, (h, c) = clockwork_sequence(
-        z, [h0, clock0], tensors, cell.structure, recurrent_mask=drop
+        z, [h0, clock0], tensors, cell.structure, recurrent_mask=drop,
+        shared_clock=clock != "per_row",
     )
     states = [h0, clock0]
     for t in range(timesteps):
@@ -303,6 +308,30 @@ def test_go_backwards_unroll_and_keras_rnn_cell():
     np.testing.assert_allclose(np_(unrolled(x)), want, rtol=1e-5, atol=1e-6)
     wrapped = keras.layers.RNN(base.cell, return_sequences=True)
     np.testing.assert_allclose(np_(wrapped(x)), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_on_batches_of_unknown_length(masked, jit_compile):
+    # A tf.data pipeline of padded batches (JSB-like) traces the layer with an
+    # unknown number of steps; Keras' `fit` runs it through its iterator loop.
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("unknown static lengths arise on TensorFlow graphs")
+    import tensorflow as tf
+
+    rng = np.random.RandomState(0)
+    batches = [(rng.rand(2, n, 3).astype("float32"), rng.rand(2, 1).astype("float32")) for n in (5, 9)]
+    spec = (tf.TensorSpec((None, None, 3)), tf.TensorSpec((None, 1)))
+    data = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec)
+    layers = [keras.Input((None, 3))]
+    if masked:
+        layers.append(keras.layers.Masking(0.0))
+    layers += [ClockworkRNN(6, num_modules=3), keras.layers.Dense(1)]
+    model = keras.Sequential(layers)
+    model.compile("adam", "mse", jit_compile=jit_compile)
+    history = model.fit(data, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.jit_compile is jit_compile
 
 
 def test_jit_compile_model_matches_uncompiled():

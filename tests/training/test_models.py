@@ -6,26 +6,10 @@ import pytest
 from keras_rnnx import datasets
 from keras_rnnx import training
 
-# Layer bugs found here (keras_rnnx.layers, not training): traced with an
-# unknown number of steps, as Keras traces padded batches of varying length,
-# ClockworkRNN fails (ops/clockwork.py reshapes to (1, timesteps, 1) with
-# timesteps None) and GridLSTM2D fails under a mask (ops/engine.py reads
-# `.shape` of a tuple). strict=True: the test reports when they are fixed.
-_UNKNOWN_LENGTH_BUGS = {"clockwork_rnn": TypeError, "grid_lstm_2d": AttributeError}
-SEQUENCE_CELLS = [
-    pytest.param(
-        c,
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=_UNKNOWN_LENGTH_BUGS[c],
-            reason="layer bug with masked sequences of unknown length (see above)",
-        ),
-    )
-    if c in _UNKNOWN_LENGTH_BUGS
-    else c
-    for c in training.CELLS
-    if c != "grid_lstm_1d"
-]
+# Every sequence cell, including ClockworkRNN and GridLSTM2D on masked
+# sequences of unknown length (as Keras traces padded batches of varying
+# length; both failed there before, see tests/layers/test_clockwork.py).
+SEQUENCE_CELLS = [c for c in training.CELLS if c != "grid_lstm_1d"]
 
 
 def _batch(task, batch=2, steps=5):
