@@ -21,8 +21,16 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+# The shoot-out, then one model through the training pipeline: train, write a
+# preset directory, evaluate it beside the task's trivial baseline.
+DEMO_DIR := build/demo
 demo: $(VENV)/.installed-run
 	$(BIN)/rnnx demo
+	$(BIN)/rnnx train --task adding --task-option timesteps=100 \
+	    --task-option train_size=4000 --data-dir $(DEMO_DIR)/data --cell gru \
+	    --units 32 --epochs 5 --lr 0.01 --verbose 2 \
+	    --output $(DEMO_DIR)/adding_gru --overwrite
+	$(BIN)/rnnx eval $(DEMO_DIR)/adding_gru --data-dir $(DEMO_DIR)/data
 
 # The whole suite on the TensorFlow backend, then the layer tests again on JAX.
 test: $(VENV)/.installed-test
