@@ -26,6 +26,7 @@ from keras_rnnx import datasets
 from keras_rnnx import demo
 from keras_rnnx import training
 from keras_rnnx import zoo
+from keras_rnnx.training import distributed
 from keras_rnnx.version import __version__
 
 
@@ -245,6 +246,17 @@ def _add_train_parser(commands):
         "--verbose", choices=("0", "1", "2", "auto"), default="auto",
         help="Keras fit verbosity: 1 progress bar, 2 one line per epoch (default: %(default)s)",
     )  # fmt: skip
+    dist = train.add_argument_group("distribution")
+    dist.add_argument(
+        "--strategy", choices=distributed.STRATEGIES, default="none",
+        help="none: one process (default); mirrored: tf.distribute."
+        "MirroredStrategy over this machine's devices (model.fit); multiworker: "
+        "tf.distribute.MultiWorkerMirroredStrategy configured from TF_CONFIG, "
+        "one process per worker, a custom training loop, --batch-size per "
+        "worker; the chief (worker 0) writes the preset (docs/training.md)",
+    )  # fmt: skip
+    # Test-only: write the final weights to PATH (.npz), on every worker.
+    dist.add_argument("--dump-weights", metavar="PATH", help=argparse.SUPPRESS)
     train.set_defaults(handler=lambda args: _train(args, train))
 
 
@@ -271,6 +283,8 @@ def _read_config_argument(path):
 
 
 def _train(args, parser):
+    # First: a multi-worker strategy must exist before TensorFlow runs anything.
+    strategy = distributed.make_strategy(args.strategy)
     task_options = _options(args.task_option, "--task-option", parser)
     try:
         task = datasets.get_task(args.task, data_dir=args.data_dir, **task_options)
@@ -318,9 +332,15 @@ def _train(args, parser):
         overwrite=args.overwrite,
         resume=args.resume,
         verbose=verbose,
+        strategy=strategy,
         command=args.command_line,
     )
     metadata = result.metadata
+    if args.dump_weights:
+        distributed.dump_weights(result.model, args.dump_weights)
+    if not result.chief:
+        print(f"Worker done; the chief writes the preset {result.preset_dir}.")
+        return 0
     print(f"Wrote preset {result.preset_dir} ({metadata['params']:,} parameters).")
     for line in _metric_lines(metadata["task"], metadata["metrics"]):
         print(line)

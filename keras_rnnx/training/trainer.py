@@ -41,6 +41,7 @@ import numpy as np
 
 from keras_rnnx import datasets
 from keras_rnnx import zoo
+from keras_rnnx.training import distributed
 from keras_rnnx.training import metrics as metrics_lib
 from keras_rnnx.training import models
 from keras_rnnx.version import __version__
@@ -73,6 +74,7 @@ class TrainResult:
     model: object
     metadata: dict
     history: list
+    chief: bool = True
 
 
 def work_dir_for(output):
@@ -434,7 +436,12 @@ def train(
             (False: discard it and start over).
         verbose: `keras.Model.fit`'s ``verbose`` ("auto", 0, 1 or 2).
         strategy: a `tf.distribute.Strategy` or None. The model is built and
-            compiled in its scope; only the chief writes the preset.
+            compiled in its scope; only the chief writes the preset. Under a
+            `tf.distribute.MultiWorkerMirroredStrategy` (which Keras 3's
+            ``fit`` does not support) training runs the custom loop
+            `keras_rnnx.training.distributed.fit_custom` instead of ``fit``,
+            ``batch_size`` is per worker, and non-chief workers keep their
+            working state in a temporary directory deleted at the end.
         command: the command line recorded in the metadata (default:
             ``sys.argv`` joined).
         callbacks: more Keras callbacks for ``fit``.
@@ -488,14 +495,25 @@ def train(
         models.compile_model(model, task, optimizer, learning_rate, clipnorm)
 
     sizes = datasets.split_sizes(task, data_dir=data_dir)
-    epochs_done, history = _prepare_work_dir(work, run, resume)
+    custom_loop = distributed.needs_custom_loop(strategy)
+    chief, chief_work = _is_chief(strategy), work
+    if custom_loop and not chief:  # the chief owns `work`; this worker a temporary one
+        work = distributed.worker_work_dir(strategy)
+        epochs_done, history = distributed.prepare_worker_dir(
+            work, chief_work, run, resume,
+            run_file=RUN_FILE, history_file=HISTORY_FILE, read_history=read_history,
+        )  # fmt: skip
+    else:
+        epochs_done, history = _prepare_work_dir(work, run, resume)
+    # The custom loop's datasets hold global batches (batch_size per worker).
+    load_batch = batch_size * strategy.num_replicas_in_sync if custom_loop else batch_size
     train_data = datasets.load_split(
-        task, "train", batch_size=batch_size, shuffle_seed=seed, data_dir=data_dir
+        task, "train", batch_size=load_batch, shuffle_seed=seed, data_dir=data_dir
     )
     validation_data = None
     if sizes.get("validation"):
         validation_data = datasets.load_split(
-            task, "validation", batch_size=batch_size, data_dir=data_dir
+            task, "validation", batch_size=load_batch, data_dir=data_dir
         )
     monitor = "val_loss" if validation_data is not None else "loss"
     best_value, _ = _best(history, monitor)
@@ -512,7 +530,16 @@ def train(
     fit_callbacks.extend(callbacks)
 
     start = time.perf_counter()
-    if epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
+    if custom_loop and epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
+        distributed.fit_custom(
+            model, strategy, train_data, validation_data, epochs=epochs,
+            initial_epoch=epochs_done, backup_dir=work / BACKUP_DIR,
+            restore_dir=chief_work / BACKUP_DIR, logs_dir=work / LOGS_DIR, chief=chief,
+            callbacks=[c for c in fit_callbacks if not isinstance(
+                c, (keras.callbacks.BackupAndRestore, keras.callbacks.TensorBoard))],
+            verbose=verbose,
+        )  # fmt: skip
+    elif epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
         model.fit(
             train_data,
             validation_data=validation_data,
@@ -526,6 +553,9 @@ def train(
     if not history:
         raise ValueError(f"{work / HISTORY_FILE}: no completed epoch recorded.")
     best_value, best_epoch = _best(history, monitor)
+    if custom_loop:  # evaluate and save a copy outside the multi-worker strategy
+        model = distributed.plain_copy(model, build)
+        models.compile_model(model, task, optimizer, learning_rate, clipnorm)
     if (work / BEST_WEIGHTS_FILE).exists():
         model.load_weights(str(work / BEST_WEIGHTS_FILE))
     else:
@@ -564,11 +594,13 @@ def train(
     }
     if task.vocabulary is not None:
         extra[VOCABULARY_FILE] = lambda path: datasets.save_vocabulary(task.vocabulary, path)
-    if _is_chief(strategy):
+    if chief:
         zoo.save_preset(output, model, metadata, extra_files=extra, overwrite=overwrite)
         shutil.rmtree(work / BACKUP_DIR, ignore_errors=True)
         (work / BEST_WEIGHTS_FILE).unlink(missing_ok=True)
-    return TrainResult(output, model, metadata, history)
+    elif custom_loop:
+        distributed.remove_worker_dir(work)
+    return TrainResult(output, model, metadata, history, chief)
 
 
 def _check_fits_task(model, task):
