@@ -33,6 +33,7 @@ import keras
 from keras import ops
 from keras import tree
 
+from keras_rnnx.ops import keras_internals
 from keras_rnnx.ops.engine import concrete_bool
 from keras_rnnx.ops.engine import in_xla_context
 
@@ -197,8 +198,8 @@ def _right_padded_without_empty_rows(mask):
 class CudnnDispatch:
     """Mixin of a `RecurrentLayer` whose eligible configurations can run on cuDNN.
 
-    Subclasses set ``cudnn_kind`` (``"lstm"`` or ``"gru"``) and implement
-    `fused_kernel_call`. Adds the constructor argument ``use_cudnn``:
+    Subclasses set ``cudnn_kind`` (``"lstm"`` or ``"gru"``). Adds the
+    constructor argument ``use_cudnn``:
 
     * ``"auto"`` (default): an eligible configuration (see
       `cudnn_incompatibilities`) calls Keras' fused backend function, which
@@ -245,8 +246,23 @@ class CudnnDispatch:
         # model): a call traced for XLA takes the keras-rnnx loop.
 
     def fused_kernel_call(self, sequences, initial_state, mask, params):
-        """Call Keras' fused backend function; ``(last, outputs, states)``."""
-        raise NotImplementedError
+        """Call Keras' fused ``backend.lstm`` / ``backend.gru``; ``(last, outputs, states)``."""
+        fused = getattr(keras_internals, f"backend_{self.cudnn_kind}")
+        extra = {"reset_after": self.cell.reset_after} if self.cudnn_kind == "gru" else {}
+        return fused(
+            sequences,
+            *initial_state,
+            mask,
+            kernel=params["kernel"],
+            recurrent_kernel=params["recurrent_kernel"],
+            bias=params["bias"],
+            activation=self.cell.activation,
+            recurrent_activation=self.cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            **extra,
+        )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if tree.is_nested(mask):

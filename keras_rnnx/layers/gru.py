@@ -8,7 +8,6 @@ from keras_rnnx.layers.cudnn import CudnnDispatch
 from keras_rnnx.ops import GRUStructure
 from keras_rnnx.ops import gru_input_projection
 from keras_rnnx.ops import gru_recurrence
-from keras_rnnx.ops import keras_internals
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -100,19 +99,3 @@ class GRU(CudnnDispatch, RecurrentLayer):
 
     cell_class = GRUCell
     cudnn_kind = "gru"
-
-    def fused_kernel_call(self, sequences, initial_state, mask, params):
-        return keras_internals.backend_gru(
-            sequences,
-            initial_state[0],
-            mask,
-            kernel=params["kernel"],
-            recurrent_kernel=params["recurrent_kernel"],
-            bias=params["bias"],
-            activation=self.cell.activation,
-            recurrent_activation=self.cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-            reset_after=self.cell.reset_after,
-        )

@@ -9,7 +9,6 @@ from keras_rnnx.layers.base import RecurrentLayer
 from keras_rnnx.layers.base import _check_rate
 from keras_rnnx.layers.cudnn import CudnnDispatch
 from keras_rnnx.ops import LSTMStructure
-from keras_rnnx.ops import keras_internals
 from keras_rnnx.ops import lstm_input_projection
 from keras_rnnx.ops import lstm_recurrence
 from keras_rnnx.ops.lstm import zoneout_keep_masks
@@ -373,22 +372,6 @@ class LSTM(CudnnDispatch, RecurrentLayer):
 
     cell_class = LSTMCell
     cudnn_kind = "lstm"
-
-    def fused_kernel_call(self, sequences, initial_state, mask, params):
-        return keras_internals.backend_lstm(
-            sequences,
-            initial_state[0],
-            initial_state[1],
-            mask,
-            kernel=params["kernel"],
-            recurrent_kernel=params["recurrent_kernel"],
-            bias=params["bias"],
-            activation=self.cell.activation,
-            recurrent_activation=self.cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-        )
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
