@@ -36,6 +36,8 @@ LEFT_PADDED = np.array(
 FULLY_MASKED_ROW = np.array([[True] * T, [True] * 3 + [False] * 3, [False] * T])
 
 tf_only = pytest.mark.tf_only
+# Configuration logic, the same on every backend: run once, on TensorFlow.
+backend_independent = pytest.mark.tf_only
 
 
 def _np(value):
@@ -124,6 +126,7 @@ def _ids(cases):
     return ["-".join(f"{k}={v}" for k, v in kw.items()) or "default" for kw, _ in cases]
 
 
+@backend_independent
 @pytest.mark.parametrize("kwargs, reason", LSTM_INELIGIBLE, ids=_ids(LSTM_INELIGIBLE))
 def test_lstm_option_is_ineligible(kwargs, reason):
     reasons = cudnn.cudnn_incompatibilities("lstm", {"units": U, **kwargs})
@@ -131,6 +134,7 @@ def test_lstm_option_is_ineligible(kwargs, reason):
     assert reason in reasons[0]
 
 
+@backend_independent
 @pytest.mark.parametrize("kwargs", LSTM_ELIGIBLE, ids=[str(k) for k in LSTM_ELIGIBLE])
 def test_lstm_option_is_eligible(kwargs):
     assert cudnn.cudnn_incompatibilities("lstm", kwargs) == []
@@ -138,6 +142,7 @@ def test_lstm_option_is_eligible(kwargs):
     assert layer.cudnn_incompatibilities == ()
 
 
+@backend_independent
 @pytest.mark.parametrize("kwargs, reason", GRU_CASES, ids=_ids(GRU_CASES))
 def test_gru_modes(kwargs, reason):
     reasons = cudnn.cudnn_incompatibilities("gru", kwargs)
@@ -148,6 +153,7 @@ def test_gru_modes(kwargs, reason):
         assert len(reasons) == 1 and reason in reasons[0], reasons
 
 
+@backend_independent
 def test_activation_functions_count_like_their_names():
     config = {"activation": keras.ops.tanh, "recurrent_activation": keras.activations.sigmoid}
     assert cudnn.cudnn_incompatibilities("lstm", config) == []
@@ -155,6 +161,7 @@ def test_activation_functions_count_like_their_names():
     assert reasons == ["activation='relu' (cuDNN uses tanh)"]
 
 
+@backend_independent
 def test_layer_config_is_read_like_keyword_arguments():
     """`get_config` output (serialised activations, every key) works as input."""
     assert cudnn.cudnn_incompatibilities("lstm", layers.LSTM(U).get_config()) == []
@@ -164,6 +171,7 @@ def test_layer_config_is_read_like_keyword_arguments():
     assert len(cudnn.cudnn_incompatibilities("gru", config)) == 1
 
 
+@backend_independent
 @pytest.mark.parametrize("kind, cell_class", [("lstm", layers.LSTMCell), ("gru", layers.GRUCell)])
 def test_every_argument_is_classified(kind, cell_class):
     """A new cell option must be declared maths-free or checked (no silent cuDNN)."""
@@ -177,11 +185,13 @@ def test_every_argument_is_classified(kind, cell_class):
     assert missing - known == set()
 
 
+@backend_independent
 def test_unknown_kind():
     with pytest.raises(ValueError, match="`kind`"):
         cudnn.cudnn_incompatibilities("rnn", {})
 
 
+@backend_independent
 def test_module_docstring_example():
     result = doctest.testmod(cudnn)
     assert result.attempted > 0 and result.failed == 0
@@ -191,6 +201,7 @@ def test_module_docstring_example():
 # Construction.
 
 
+@backend_independent
 @pytest.mark.parametrize("kwargs, reason", LSTM_INELIGIBLE, ids=_ids(LSTM_INELIGIBLE))
 def test_use_cudnn_true_on_ineligible_lstm_names_the_option(kwargs, reason):
     key = next(iter(kwargs))
@@ -205,6 +216,7 @@ def test_use_cudnn_true_on_ineligible_lstm_names_the_option(kwargs, reason):
     assert any(reason in r for r in layer.cudnn_incompatibilities)
 
 
+@backend_independent
 def test_use_cudnn_true_names_every_reason():
     with pytest.raises(ValueError) as info:
         layers.LSTM(U, use_cudnn=True, peephole=True, layer_norm=True, recurrent_dropout=0.1)
@@ -217,6 +229,7 @@ def test_use_cudnn_true_names_every_reason():
     "layer_class, key",
     [(layers.PeepholeLSTM, "peephole=True"), (layers.CIFGLSTM, "coupled=True")],
 )
+@backend_independent
 def test_subclasses_are_checked_like_any_option(layer_class, key):
     with pytest.raises(ValueError, match=key):
         layer_class(U, use_cudnn=True)
@@ -225,11 +238,13 @@ def test_subclasses_are_checked_like_any_option(layer_class, key):
     assert len(layer.cudnn_incompatibilities) == 1
 
 
+@backend_independent
 def test_gru_reset_before_with_use_cudnn_true():
     with pytest.raises(ValueError, match="reset_after=False.*use_cudnn='auto'"):
         layers.GRU(U, reset_after=False, use_cudnn=True)
 
 
+@backend_independent
 @pytest.mark.parametrize("value", ["yes", "AUTO", None, 1, 0, "true"])
 @pytest.mark.parametrize("layer_class", [layers.LSTM, layers.GRU, layers.CIFGLSTM])
 def test_bad_use_cudnn_values(layer_class, value):
@@ -237,6 +252,7 @@ def test_bad_use_cudnn_values(layer_class, value):
         layer_class(U, use_cudnn=value)
 
 
+@backend_independent
 def test_use_cudnn_is_a_layer_argument_not_a_cell_argument():
     assert "use_cudnn" not in cell_argument_names(layers.LSTMCell)
     assert "use_cudnn" not in layers.LSTM(U).cell.get_config()
