@@ -39,9 +39,17 @@ def test_a_run_killed_mid_epoch_resumes_without_repeating_an_epoch(tmp_path, dat
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=os.getcwd())
     deadline = time.monotonic() + 240
-    while not _history(work) and first.poll() is None and time.monotonic() < deadline:
+
+    def next_epoch_started():
+        # An epoch is recorded and the progress header of the next one is out
+        # (it comes after the record: waiting for both avoids killing between).
+        done = _history(work)
+        text = (tmp_path / "first.log").read_text()
+        return bool(done) and f"Epoch {len(done) + 1}/{EPOCHS}" in text
+
+    while not next_epoch_started() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    # Kill as soon as an epoch is recorded: the next one has just begun.
+    # Kill in the epoch that has just begun.
     first.send_signal(signal.SIGKILL)
     assert first.wait(timeout=30) == -signal.SIGKILL
     log.close()
