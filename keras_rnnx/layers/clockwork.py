@@ -210,12 +210,6 @@ class ClockworkRNNCell(RecurrentCell):
                 self.bias_constraint,
             )
 
-    def loop_params(self):
-        """`get_params` plus the zero-padded recurrent blocks, built once per sequence."""
-        params = self.get_params()
-        params["recurrent_blocks"] = clockwork_padded_kernels(params, self.structure)
-        return params
-
     def input_projection(self, inputs, params):
         return clockwork_input_projection(inputs, params, self.structure)
 
@@ -310,6 +304,12 @@ class ClockworkRNN(RecurrentLayer):
 
     def _schedule_loop(self, params, projected, recurrent_mask, initial_state, mask):
         cell = self.cell
+        # The zero-padded module blocks, built once per sequence (the module-wise
+        # path does not use them).
+        params = {
+            **params,
+            "recurrent_blocks": clockwork_padded_kernels(params, cell.structure),
+        }
         schedule = clockwork_schedule(
             initial_state[1],
             mask,
