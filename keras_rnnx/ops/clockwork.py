@@ -44,14 +44,19 @@ stepped by `keras.layers.RNN`, reads its clock state instead. Both give the
 same result.
 
 Module-wise sequence path. Without a mask the layer does not step all modules
-together: `clockwork_sequence` runs one loop per module, slowest first, over
-that module's ticks only. Module ``k`` reads the previous state of the slower
-modules, which the earlier loops have already produced for every step, so
-their contribution ``h'[k+1:] @ U_k[size_k:]`` is one matmul before module
-``k``'s loop, and the loop itself multiplies only ``h'_k @ U_k[:size_k]``
-(``size_k x size_k``) per tick. There is no conditional in any loop (a
-conditional inside an XLA loop made its backward pass slower than the dense
-RNN) and the work is exactly what the schedule implies.
+together: `clockwork_sequence` runs one loop per *group* of consecutive
+modules, slowest group first, over the ticks of the group's fastest module
+only. A group reads the previous state of the slower groups, which the earlier
+loops have already produced for every step, so their contribution
+``h'[slower] @ U[slower rows]`` is one matmul before the group's loop; the
+loop itself multiplies only the group's own block upper-triangular matrix and
+keeps the modules that do not tick at that step (``where``). Each loop
+iteration takes ``steps_per_iteration`` ticks (default 2), paying the loop's
+fixed cost once for them. `module_groups` picks the groups (default: the
+modules ticking at least every 4th step, then the slower ones), and one group
+per module gives exactly the work the schedule implies. There is no
+conditional in any loop (a conditional inside an XLA loop made its backward
+pass slower than the dense RNN).
 
 States: ``[h (units), clock (1)]``.
 """
@@ -277,15 +282,115 @@ def clockwork_recurrence(
     return h, [h, next_clock]
 
 
-def _module_tick_step(kernel, mask, activation):
-    """Step of one module's loop: ``h_k = act(z + (h_k * mask_k) @ U_k[:size_k])``."""
+def _group_tick_step(kernel, mask, activation, width, substeps):
+    """Step of a group's loop: ``substeps`` ticks of the group per iteration.
 
-    def step(z, states):
-        h_in = states[0] if mask is None else states[0] * mask
-        h = activation(z + ops.matmul(h_in, kernel))
-        return h, [h]
+    The step input is ``(z, keep)``, each ``(batch, substeps * width)``: for
+    each tick, the projected input and 1.0 on the units of the modules that
+    tick then (0.0 on the others and on padding past the end). Per tick::
+
+        h = where(keep, act(z + (h' * mask) @ U_group), h')
+    """
+
+    def step(inputs, states):
+        z, keep = inputs
+        if substeps > 1:
+            z = ops.split(z, substeps, axis=-1)
+            keep = ops.split(keep, substeps, axis=-1)
+        else:
+            z, keep = [z], [keep]
+        h = states[0]
+        outputs = []
+        for z_j, keep_j in zip(z, keep):
+            h_in = h if mask is None else h * mask
+            h = ops.where(keep_j > 0.5, activation(z_j + ops.matmul(h_in, kernel)), h)
+            outputs.append(h)
+        return (outputs[0] if substeps == 1 else ops.concatenate(outputs, -1)), [h]
 
     return step
+
+
+def _group_kernels(params, structure, start, stop):
+    """Recurrent weights of modules ``start..stop-1`` stepped as one group.
+
+    Returns ``(square, slow)``. ``square`` ``(w, w)``, ``w`` the group's units,
+    is its block upper-triangular recurrent matrix: column block ``k`` holds
+    the rows of ``recurrent_kernel_k`` that read modules ``k..stop-1``, below
+    constant zeros (no weight from a faster module into a slower one). ``slow``
+    ``(units - offsets[stop], w)`` (None for the slowest group) holds the rows
+    that read the slower modules.
+    """
+    s = structure
+    off = s.offsets
+    squares, slows = [], []
+    for k in range(start, stop):
+        kernel = params[f"recurrent_kernel_{k}"]
+        if stop < s.num_modules:
+            own, slow = ops.split(kernel, [off[stop] - off[k]], axis=0)
+            slows.append(slow)
+        else:
+            own = kernel
+        if off[k] > off[start]:
+            zeros = ops.zeros((off[k] - off[start], s.module_sizes[k]), dtype=kernel.dtype)
+            own = ops.concatenate([zeros, own], axis=0)
+        squares.append(own)
+
+    def join(blocks):
+        return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=-1)
+
+    return join(squares), (join(slows) if slows else None)
+
+
+def module_groups(structure, fast_period=4):
+    """How `clockwork_sequence` groups the modules into loops (default plan).
+
+    A loop iteration has a fixed cost that, at these sizes, exceeds the matmul
+    of one module, and each loop a fixed cost of its own. Modules whose
+    periods are multiples of a group's first period can run as that group:
+    one loop over the ticks of its fastest module, updating only the modules
+    that tick. The plan: the modules that tick at least every
+    ``fast_period``-th step form the first group (its loop runs every step
+    and multiplies their block matrix); the slower ones, whose loops are
+    short, form as few groups as the periods allow. For 8 modules of 64 units
+    with periods ``2**k`` that is modules 0-2 and 3-7; docs/clockwork.md has
+    the measurements behind it.
+
+    Returns:
+        tuple of ``(start, stop)`` module ranges, fastest first.
+    """
+    s = structure
+    groups, start = [], 0
+    for k in range(1, s.num_modules + 1):
+        fast = s.periods[start] <= fast_period
+        if (
+            k == s.num_modules
+            or s.periods[k] % s.periods[start]
+            or fast != (s.periods[k] <= fast_period)
+        ):
+            groups.append((start, k))
+            start = k
+    return tuple(groups)
+
+
+def _check_groups(groups, structure):
+    s = structure
+    bounds = [g[0] for g in groups] + [groups[-1][1]] if groups else []
+    ok = (
+        bool(groups)
+        and bounds[0] == 0
+        and bounds[-1] == s.num_modules
+        and all(a < b for a, b in zip(bounds, bounds[1:]))
+        and all(g[1] == h[0] for g, h in zip(groups, groups[1:]))
+        and all(
+            s.periods[k] % s.periods[a] == 0 for a, b in groups for k in range(a, b)
+        )
+    )
+    if not ok:
+        raise ValueError(
+            "`groups` must be consecutive (start, stop) module ranges covering "
+            f"0..{s.num_modules}, each module's period a multiple of its group's "
+            f"first period (periods {s.periods}); got {groups}."
+        )
 
 
 def _gather_steps(sequence, index):
@@ -339,26 +444,26 @@ def _held_states(held, start, period, timesteps):
 
 def clockwork_sequence(
     z, initial_state, params, structure, recurrent_mask=None, unroll=False,
-    shared_clock=False,
+    shared_clock=False, groups=None, steps_per_iteration=2,
 ):
-    """The whole unmasked sequence, one loop per module over its own ticks.
+    """The whole unmasked sequence, one loop per group of modules over its ticks.
 
     Each row may be at its own clock. With ``shared_clock=True`` (the caller
     knows every row is at the clock of row 0, e.g. zero initial states) the
     tick steps are picked with slices and reshapes instead of gathers, which
     is faster under XLA on CPU. The result equals stepping
-    `clockwork_recurrence` over every step (tested), for any periods, but each
-    module costs only its ticks (see "Module-wise sequence path" in the module
-    docstring).
+    `clockwork_recurrence` over every step (tested), for any periods and
+    grouping, and each group costs only the ticks of its fastest module (see
+    "Module-wise sequence path" in the module docstring).
 
-    Module ``k``'s loop produces ``held_k`` ``(batch, ticks + 1, size_k)``: its
-    initial state, then its state after each of its ticks. With ``f_k`` the
-    first step at which it ticks, the state after step ``t`` is
-    ``held_k[(t - f_k + T_k) // T_k]``: with a shared clock, ``held_k``
-    repeated ``T_k`` times along time, then sliced, and the tick steps a slice
-    and a reshape; per row, gathers. Modules are split and joined with `ops.split` / `ops.concatenate`: on
-    TensorFlow the gradient of a strided slice of a ``(B, T, F)`` tensor cost
-    10-25 ms each here, more than the loops themselves.
+    Groups run slowest first. Group ``g`` (base period ``P``, first tick at
+    step ``f``) produces ``held_g`` ``(batch, ticks + 1, width)``: its initial
+    state, then its state after each of its ticks; the state after step ``t``
+    is ``held_g[(t - f + P) // P]``: with a shared clock, ``held_g`` repeated
+    ``P`` times along time, then sliced, and the tick steps a slice and a
+    reshape; per row, gathers. Modules are split and joined with `ops.split` /
+    `ops.concatenate`: on TensorFlow the gradient of a strided slice of a
+    ``(B, T, F)`` tensor cost 10-25 ms each here, more than the loops.
 
     Args:
         z: ``(batch, timesteps, units)``, from `clockwork_input_projection`,
@@ -367,57 +472,65 @@ def clockwork_sequence(
         params: dict of weight tensors (``recurrent_kernel_k``).
         structure: `ClockworkStructure`.
         recurrent_mask: optional ``(batch, units)`` dropout mask on ``h'``.
-        unroll: unroll each module's loop.
+        unroll: unroll each loop.
         shared_clock: whether every row of ``clock0`` is known to be equal.
+        groups: ``(start, stop)`` module ranges, one loop each (default
+            `module_groups`).
+        steps_per_iteration: ticks a loop takes per iteration (the loop
+            overhead is paid once for them); a loop with fewer ticks takes one.
 
     Returns:
         ``(last_output, outputs, [h, clock])`` like `run_loop`, with
         ``outputs`` ``(batch, timesteps, units)``.
     """
     s = structure
-    n = s.num_modules
+    groups = module_groups(s) if groups is None else tuple(tuple(g) for g in groups)
+    _check_groups(groups, s)
+    if not isinstance(steps_per_iteration, int) or steps_per_iteration < 1:
+        raise ValueError(
+            "`steps_per_iteration` must be a positive integer; "
+            f"got {steps_per_iteration!r}."
+        )
+    off = s.offsets
     h0, clock0 = initial_state[0], initial_state[1]
     timesteps = z.shape[1] if z.shape[1] is not None else ops.shape(z)[1]
     clocks = ops.cast(ops.round(clock0), "int32")  # (B, 1)
     c0 = clocks[0, 0] if shared_clock else clocks
 
-    def modules(tensor):
-        return ops.split(tensor, list(s.offsets[1:-1]), axis=-1) if n > 1 else [tensor]
+    def split_groups(tensor):
+        cuts = [off[a] for a, _ in groups[1:]]
+        return ops.split(tensor, cuts, axis=-1) if cuts else [tensor]
 
-    z_mod, h0_mod = modules(z), modules(h0)
-    mask_mod = [None] * n if recurrent_mask is None else modules(recurrent_mask)
-    after = [None] * n  # state of module k after each step, (B, T, size_k)
-    before = [None] * n  # state of module k before each step, (B, T, size_k)
-    for k in reversed(range(n)):
-        period, size = s.periods[k], s.module_sizes[k]
+    z_g, h0_g = split_groups(z), split_groups(h0)
+    mask_g = [None] * len(groups) if recurrent_mask is None else split_groups(recurrent_mask)
+    after = [None] * len(groups)  # state of group g after each step, (B, T, w_g)
+    before = [None] * len(groups)  # state of group g before each step
+    for g in reversed(range(len(groups))):
+        start, stop = groups[g]
+        period = s.periods[start]
         ticks = -(-timesteps // period)  # the most ticks that fit in the sequence
         first = ops.mod(-c0, period)  # (c0 + first) mod period == 0
-        kernel = params[f"recurrent_kernel_{k}"]
-        z_k = _every_period(z_mod[k], first, period, ticks)
-        if k + 1 < n:
-            own_kernel, slow_kernel = ops.split(kernel, [size], axis=0)
-            # The slower modules' state before each tick: one matmul for all.
-            slow = before[k + 1] if k + 2 == n else ops.concatenate(before[k + 1 :], -1)
+        square, slow_kernel = _group_kernels(params, s, start, stop)
+        z_ticks = _every_period(z_g[g], first, period, ticks)
+        if slow_kernel is not None:
+            # The slower groups' state before each tick: one matmul for all.
+            slow = before[g + 1] if g + 2 == len(groups) else ops.concatenate(before[g + 1 :], -1)
             if recurrent_mask is not None:
-                slow = slow * ops.expand_dims(ops.concatenate(mask_mod[k + 1 :], -1), 1)
+                slow = slow * ops.expand_dims(ops.concatenate(mask_g[g + 1 :], -1), 1)
             slow = _every_period(slow, first, period, ticks)
-            z_k = z_k + ops.matmul(slow, slow_kernel)
-        else:
-            own_kernel = kernel
-        _, tick_states, _ = run_loop(
-            _module_tick_step(own_kernel, mask_mod[k], s.activation),
-            z_k,
-            [h0_mod[k]],
-            unroll=unroll,
+            z_ticks = z_ticks + ops.matmul(slow, slow_kernel)
+        tick_states = _run_group(
+            s, start, stop, z_ticks, h0_g[g], square, mask_g[g], c0, first, ticks,
+            steps_per_iteration, unroll,
         )
-        held = ops.concatenate([ops.expand_dims(h0_mod[k], 1), tick_states], axis=1)
+        held = ops.concatenate([ops.expand_dims(h0_g[g], 1), tick_states], axis=1)
         if period == 1:
-            after[k] = tick_states
+            after[g] = tick_states
         else:
-            after[k] = _held_states(held, period - first, period, timesteps)
-        if k > 0:
-            before[k] = _held_states(held, period - 1 - first, period, timesteps)
-    outputs = after[0] if n == 1 else ops.concatenate(after, axis=-1)
+            after[g] = _held_states(held, period - first, period, timesteps)
+        if g > 0:
+            before[g] = _held_states(held, period - 1 - first, period, timesteps)
+    outputs = after[0] if len(after) == 1 else ops.concatenate(after, axis=-1)
     if isinstance(timesteps, int):
         last = ops.squeeze(ops.split(outputs, [timesteps - 1], axis=1)[1], axis=1)
     else:
@@ -425,3 +538,50 @@ def clockwork_sequence(
     clock = ops.mod(clocks + timesteps, s.period_lcm)
     clock = ops.cast(clock, clock0.dtype)
     return last, outputs, [last, clock]
+
+
+def _run_group(structure, start, stop, z_ticks, h0, square, mask, c0, first, ticks,
+               steps_per_iteration, unroll):
+    """The group's states after each of its ``ticks`` ticks, ``(B, ticks, w)``.
+
+    ``z_ticks`` ``(B, ticks, w)`` holds the projected input plus the slower
+    groups' contribution at each tick. With ``r = steps_per_iteration > 1``
+    the ticks are padded to a multiple of ``r`` (padding keeps the state) and
+    reshaped so that one loop iteration takes ``r`` ticks.
+    """
+    s = structure
+    period = s.periods[start]
+    width = s.offsets[stop] - s.offsets[start]
+    static_ticks = ticks if isinstance(ticks, int) else None
+    r = steps_per_iteration
+    if static_ticks is not None:
+        r = max(1, min(r, static_ticks))
+    # Which units tick at each of the group's ticks (the first module always).
+    j = ops.expand_dims(ops.arange(ticks, dtype="int32"), 0)  # (1, ticks)
+    t = ops.reshape(c0, (-1, 1)) + ops.reshape(first, (-1, 1)) + j * period
+    unit_periods = ops.convert_to_tensor(
+        [s.periods[k] for k in range(start, stop) for _ in range(s.module_sizes[k])],
+        "int32",
+    )
+    keep = ops.equal(ops.mod(ops.expand_dims(t, -1), unit_periods), 0)
+    keep = ops.broadcast_to(ops.cast(keep, z_ticks.dtype), ops.shape(z_ticks))
+    if r > 1:
+        # Pad with r steps (keep = 0: the state holds), cut to a multiple of r.
+        batch = ops.shape(z_ticks)[0]
+        length = -(-ticks // r) * r
+        pad = [(0, 0), (0, r), (0, 0)]
+        z_ticks = ops.slice(ops.pad(z_ticks, pad), (0, 0, 0), (batch, length, width))
+        keep = ops.slice(ops.pad(keep, pad), (0, 0, 0), (batch, length, width))
+        z_ticks = ops.reshape(z_ticks, (batch, -1, r * width))
+        keep = ops.reshape(keep, (batch, -1, r * width))
+    _, states, _ = run_loop(
+        _group_tick_step(square, mask, s.activation, width, r),
+        (z_ticks, keep),
+        [h0],
+        unroll=unroll,
+    )
+    if r > 1:
+        batch = ops.shape(states)[0]
+        states = ops.reshape(states, (batch, -1, width))
+        states = ops.slice(states, (0, 0, 0), (batch, ticks, width))
+    return states

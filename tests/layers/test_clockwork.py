@@ -26,6 +26,13 @@ CONFIGS = {
     "periods_1_3_5_sizes": (6, dict(periods=[1, 3, 5], module_sizes=[3, 2, 1]), [1, 3, 5], [3, 2, 1]),
     "periods_2_4_no_bias": (4, dict(periods=[2, 4], use_bias=False), [2, 4], [2, 2]),
 }
+# Module groupings `clockwork_sequence` accepts for each config: one loop per
+# module, two groups, one group.
+GROUPINGS = {
+    "exp4": {"single": [(0, 1), (1, 2), (2, 3), (3, 4)], "pairs": [(0, 2), (2, 4)], "all": [(0, 4)]},
+    "periods_1_3_5_sizes": {"single": [(0, 1), (1, 2), (2, 3)], "pairs": [(0, 2), (2, 3)], "all": [(0, 3)]},
+    "periods_2_4_no_bias": {"single": [(0, 1), (1, 2)], "pairs": [(0, 1), (1, 2)], "all": [(0, 2)]},
+}
 CASES = [
     Case("clockwork", ClockworkRNN, {"num_modules": 2}),
     Case("clockwork_periods", ClockworkRNN, {"periods": [1, 3, 5], "module_sizes": [2, 1, 1]}),
@@ -269,9 +276,14 @@ def test_bidirectional(tmp_path):
 @pytest.mark.parametrize("config_id", list(CONFIGS))
 @pytest.mark.parametrize("clock", [0, 4, "per_row"])
 @pytest.mark.parametrize("timesteps", [1, 7, 12])
-def test_module_path_equals_schedule_path_with_recurrent_dropout(config_id, clock, timesteps):
-    # `clockwork_sequence` (one loop per module) against stepping
-    # `clockwork_recurrence` (the cell's step), with a recurrent dropout mask.
+@pytest.mark.parametrize("grouping", ["single", "pairs", "all"])
+@pytest.mark.parametrize("per_iteration", [1, 3])
+def test_module_path_equals_schedule_path_with_recurrent_dropout(
+    config_id, clock, timesteps, grouping, per_iteration
+):
+    # `clockwork_sequence` (one loop per group of modules, `per_iteration`
+    # ticks per loop iteration) against stepping `clockwork_recurrence` (the
+    # cell's step), with a recurrent dropout mask.
     layer, params, _, _ = build(config_id, 3, seed=5)
     cell = layer.cell
     rng = np.random.RandomState(6)
@@ -287,6 +299,7 @@ def test_module_path_equals_schedule_path_with_recurrent_dropout(config_id, cloc
     last, outputs, (h, c) = clockwork_sequence(
         z, [h0, clock0], tensors, cell.structure, recurrent_mask=drop,
         shared_clock=clock != "per_row",
+        groups=GROUPINGS[config_id][grouping], steps_per_iteration=per_iteration,
     )
     states = [h0, clock0]
     for t in range(timesteps):
@@ -404,3 +417,32 @@ def test_bad_arguments_raise_value_error_naming_the_argument(kwargs, argument):
         ClockworkRNN(**kwargs)
     with pytest.raises(ValueError, match=f"`{argument}`"):
         ClockworkRNNCell(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(groups=[(0, 1), (2, 4)]), "`groups`"),
+        (dict(groups=[(0, 4), (4, 5)]), "`groups`"),
+        (dict(groups=[]), "`groups`"),
+        (dict(groups=[(0, 4)], steps_per_iteration=0), "`steps_per_iteration`"),
+    ],
+)
+def test_bad_module_groups_raise_value_error(kwargs, argument):
+    layer, _, _, _ = build("exp4", 3, seed=1)
+    tensors = layer.cell.get_params()
+    z = clockwork_input_projection(np.zeros((2, 5, 3), "float32"), tensors, layer.cell.structure)
+    state = [np.zeros((2, 8), "float32"), np.zeros((2, 1), "float32")]
+    with pytest.raises(ValueError, match=argument):
+        clockwork_sequence(z, state, tensors, layer.cell.structure, **kwargs)
+
+
+def test_default_module_groups():
+    # The fast modules (period <= 4) in one loop, the slow ones in another;
+    # periods that are not multiples of a group's first period split it.
+    from keras_rnnx.ops.clockwork import ClockworkStructure, module_groups
+
+    exp8 = ClockworkStructure(512, tuple(2**k for k in range(8)), (64,) * 8)
+    assert module_groups(exp8) == ((0, 3), (3, 8))
+    assert module_groups(ClockworkStructure(6, (1, 3, 5), (3, 2, 1))) == ((0, 2), (2, 3))
+    assert module_groups(ClockworkStructure(4, (8, 12), (2, 2))) == ((0, 1), (1, 2))
