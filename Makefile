@@ -34,8 +34,8 @@ demo: $(VENV)/.installed-run
 
 # The whole suite on the TensorFlow backend, then the layer tests again on JAX.
 test: $(VENV)/.installed-test
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS) tests
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS) -m "not tf_only" tests/layers
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 $(PYTEST_ARGS) tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q --durations=15 $(PYTEST_ARGS) -m "not tf_only and not one_backend" tests/layers
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python scripts/bench.py

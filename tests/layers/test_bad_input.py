@@ -6,6 +6,9 @@ import pytest
 
 from keras_rnnx import layers
 
+# Argument checks do not depend on the backend.
+pytestmark = pytest.mark.one_backend
+
 
 def _x(*shape):
     return np.zeros(shape, "float32")

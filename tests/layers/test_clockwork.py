@@ -395,6 +395,7 @@ def test_clock_must_be_exact_in_the_compute_dtype():
         ClockworkRNN(4, periods=[1, 4096]).build((None, 2, 3))
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "kwargs, argument",
     [
@@ -419,6 +420,7 @@ def test_bad_arguments_raise_value_error_naming_the_argument(kwargs, argument):
         ClockworkRNNCell(**kwargs)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "kwargs, argument",
     [

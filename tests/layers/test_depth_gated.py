@@ -355,6 +355,7 @@ def test_dropout_training_differs_and_masks_cover_every_layer():
     np.testing.assert_allclose(np_(noise), [[0.0, 1.0 / 0.7]], rtol=1e-6)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, None])
 def test_bad_num_layers(bad):
     with pytest.raises(ValueError, match="`num_layers`.*num_layers=2"):

@@ -502,6 +502,7 @@ def test_layer_properties_and_registered_names():
 # ----------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     "kwargs, match",
     [

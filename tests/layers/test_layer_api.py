@@ -24,7 +24,9 @@ def test_layer_harness(case):
     run_layer_test(case)
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize(
+    "policy", [pytest.param("mixed_float16", marks=pytest.mark.one_backend), "mixed_bfloat16"]
+)
 @pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
 def test_mixed_precision(case, policy):
     keras.config.set_dtype_policy(policy)
@@ -54,7 +56,10 @@ def test_save_and_load_keras_file(case, tmp_path):
     assert restored == original
 
 
-@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+@pytest.mark.parametrize(
+    "masked",
+    [pytest.param(False, marks=pytest.mark.one_backend, id="no_mask"), pytest.param(True, id="mask")],
+)
 @pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
 def test_cell_stepped_by_hand_equals_layer(case, masked):
     x = case.inputs(batch=3, timesteps=6)
@@ -203,7 +208,9 @@ def test_stateful_continues_and_resets(case_id):
         assert state.shape[0] == 2
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize(
+    "policy", [pytest.param("mixed_float16", marks=pytest.mark.one_backend), "mixed_bfloat16"]
+)
 def test_stateful_mixed_precision_has_no_dtype_clash(policy):
     keras.config.set_dtype_policy(policy)
     inputs = keras.Input(batch_shape=(2, 3, 3))
