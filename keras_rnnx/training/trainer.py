@@ -107,8 +107,23 @@ def task_metadata(task):
     }  # fmt: skip
 
 
-def task_from_metadata(metadata, data_dir=None, *, source="metadata.json"):
+DATA_ROOT_ENV = "RNNX_DATA_ROOT"
+DEFAULT_DATA_ROOT = os.path.join("..", "shared", "data")
+
+
+def data_root(root=None):
+    """Where relative data paths of a preset point: ``root``, ``$RNNX_DATA_ROOT``
+    or ``../shared/data`` (the project's layout), relative to the working directory."""
+    return pathlib.Path(root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+
+
+def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=None):
     """Rebuild the task a preset was trained on from its ``metadata.json``.
+
+    A relative ``path`` option (the zoo's presets store their data files
+    relative to the data root, so that any checkout can re-evaluate them) is
+    resolved against `data_root` (``root``, ``$RNNX_DATA_ROOT`` or
+    ``../shared/data``).
 
     Raises:
         ValueError: no task description in the metadata, or the data found
@@ -121,6 +136,16 @@ def task_from_metadata(metadata, data_dir=None, *, source="metadata.json"):
             "'options' (as written by keras_rnnx.training.train)."
         )
     stored = dict(info.get("options") or {})
+    path = stored.get("path")
+    if isinstance(path, str) and not os.path.isabs(path):
+        resolved = data_root(root) / path
+        if not resolved.exists():
+            raise FileNotFoundError(
+                f"{source}: the task's data {path!r} is relative to the data root, "
+                f"and {resolved} does not exist. Point {DATA_ROOT_ENV} (rnnx "
+                "--data-root) at the directory holding it."
+            )
+        stored["path"] = os.path.abspath(resolved)
     arguments = {k: v for k, v in stored.items() if k not in _DERIVED_OPTIONS}
     task = datasets.get_task(info["name"], data_dir=data_dir, **arguments)
     differ = sorted(k for k in stored if task.options.get(k) != stored[k])

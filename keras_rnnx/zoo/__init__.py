@@ -1,6 +1,30 @@
-"""The model zoo: preset directories (``config.json``, ``model.weights.h5``,
-``metadata.json``) written and read by `save_preset` and `load_preset`."""
+"""The model zoo.
 
+- `list`, `fetch`, `load`: find a preset by name, path or URL, download it
+  into the cache with verified checksums, and load it as a Keras model
+  (`keras_rnnx.zoo.hub`).
+- `save_preset`, `load_preset`: the preset directory format
+  (``config.json``, ``model.weights.h5``, ``metadata.json``;
+  `keras_rnnx.zoo.preset`).
+- `manifest_entry`, `read_manifest`, `write_manifest`: ``zoo/manifest.json``
+  (`keras_rnnx.zoo.manifest`).
+"""
+
+from keras_rnnx.zoo.hub import CACHE_ENV
+from keras_rnnx.zoo.hub import OFFLINE_ENV
+from keras_rnnx.zoo.hub import URL_ENV
+from keras_rnnx.zoo.hub import ZOO_DIR_ENV
+from keras_rnnx.zoo.hub import ZooPreset
+from keras_rnnx.zoo.hub import cache_root
+from keras_rnnx.zoo.hub import fetch
+from keras_rnnx.zoo.hub import list  # noqa: A004
+from keras_rnnx.zoo.hub import load
+from keras_rnnx.zoo.hub import shipped_zoo_dir
+from keras_rnnx.zoo.manifest import MANIFEST_FILE
+from keras_rnnx.zoo.manifest import manifest_entry
+from keras_rnnx.zoo.manifest import read_manifest
+from keras_rnnx.zoo.manifest import sha256_file
+from keras_rnnx.zoo.manifest import write_manifest
 from keras_rnnx.zoo.preset import CONFIG_FILE
 from keras_rnnx.zoo.preset import METADATA_FILE
 from keras_rnnx.zoo.preset import REQUIRED_FILES
