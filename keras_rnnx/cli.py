@@ -8,6 +8,8 @@ Commands:
     rnnx eval    score a preset on its task with the task's standard metric.
     rnnx sample  generate text (character models) or music (JSB Chorales: a
                  MIDI file or a piano-roll PNG) from a preset.
+    rnnx zoo     list, inspect, download, evaluate and sample the pretrained presets.
+    rnnx search  architecture search with keras-tuner (resumable, distributed).
 
 ``rnnx --help`` and ``rnnx COMMAND --help`` list the options;
 ``docs/training.md`` describes train, eval and sample. Exit status: 0 on
@@ -379,20 +381,35 @@ def _add_eval_parser(commands):
         "bits per character (text). The task's trivial baseline is printed beside it.",
     )
     parser.add_argument("preset", metavar="PRESET", help="a preset directory")
+    _add_eval_options(parser)
+    parser.set_defaults(handler=_eval)
+
+
+def _add_eval_options(parser):
     parser.add_argument(
         "--split", choices=("train", "validation", "test", "all"), default=None,
         help="(default: test; validation for text, which has no test split)",
     )  # fmt: skip
     parser.add_argument("--data-dir", help="the data sets' directory (default: the loaders' own)")
+    parser.add_argument(
+        "--data-root",
+        help="where a preset's relative data paths point (default: "
+        f"${training.trainer.DATA_ROOT_ENV} or {training.trainer.DEFAULT_DATA_ROOT})",
+    )
     parser.add_argument("--batch-size", type=_int_at_least(1), default=64, help="(default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
-    parser.set_defaults(handler=_eval)
 
 
 def _eval(args):
-    model, metadata = zoo.load_preset(args.preset)
-    source = str(pathlib.Path(args.preset) / zoo.METADATA_FILE)
-    task = training.task_from_metadata(metadata, args.data_dir, source=source)
+    return _evaluate_preset(args.preset, args)
+
+
+def _evaluate_preset(directory, args):
+    model, metadata = zoo.load_preset(directory)
+    source = str(pathlib.Path(directory) / zoo.METADATA_FILE)
+    task = training.task_from_metadata(
+        metadata, args.data_dir, source=source, root=args.data_root
+    )
     available = [s for s, n in datasets.split_sizes(task, args.data_dir).items() if n]
     if args.split == "all":
         splits = available
@@ -412,7 +429,7 @@ def _eval(args):
     if args.json:
         print(json.dumps({"task": task.name, "metric": task.metric, "baseline": task.baseline, "scores": scores}))
     else:
-        print(f"{args.preset}: {model.name}, {model.count_params():,} parameters")
+        print(f"{directory}: {model.name}, {model.count_params():,} parameters")
         info = {"name": task.name, "metric": task.metric, "baseline": task.baseline,
                 "sequence_output": task.sequence_output}  # fmt: skip
         for line in _metric_lines(info, scores):
@@ -444,6 +461,11 @@ def _add_sample_parser(commands):
         "MIDI file (--output *.mid) or a piano-roll image (--output *.png).",
     )
     parser.add_argument("preset", metavar="PRESET", help="a preset directory")
+    _add_sample_options(parser)
+    parser.set_defaults(handler=lambda args: _sample(args, parser))
+
+
+def _add_sample_options(parser):
     parser.add_argument("--length", type=_int_at_least(1), default=200, help="characters or time steps to generate (default: %(default)s)")
     parser.add_argument("--temperature", type=_non_negative_float, default=1.0, help="0: most probable choice; 1: the model's distribution (default: %(default)s)")
     parser.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: %(default)s)")
@@ -453,15 +475,18 @@ def _add_sample_parser(commands):
         "numbers such as '60,64,67;62,65,69' (JSB)",
     )
     parser.add_argument("--output", metavar="PATH", help="file to write: .txt for text; .mid/.midi or .png for music")
-    parser.set_defaults(handler=lambda args: _sample(args, parser))
 
 
 def _sample(args, parser):
+    return _sample_preset(args.preset, args, parser)
+
+
+def _sample_preset(directory, args, parser):
     suffix = pathlib.Path(args.output).suffix.lower() if args.output else None
-    model, metadata = zoo.load_preset(args.preset)
+    model, metadata = zoo.load_preset(directory)
     kind = (metadata.get("task") or {}).get("kind")
     if kind == "char_lm":
-        path = pathlib.Path(args.preset) / training.trainer.VOCABULARY_FILE
+        path = pathlib.Path(directory) / training.trainer.VOCABULARY_FILE
         if not path.is_file():
             raise zoo.PresetError(f"{path}: file missing; a character model's preset holds its vocabulary.")
         vocabulary = datasets.load_vocabulary(path)
@@ -492,9 +517,195 @@ def _sample(args, parser):
         print(f"Wrote {len(roll)} time steps to {args.output}.")
         return 0
     raise ValueError(
-        f"{args.preset}: sampling needs a character model (task kind 'char_lm') or a "
+        f"{directory}: sampling needs a character model (task kind 'char_lm') or a "
         f"JSB Chorales model (kind 'multilabel'); this preset's task kind is {kind!r}."
     )
+
+
+def _add_zoo_parser(commands):
+    zoo_parser = commands.add_parser(
+        "zoo",
+        help="list, inspect, download, evaluate and sample the pretrained presets",
+        description="The model zoo. A PRESET is a name from the manifest, a "
+        "preset directory, or a URL http(s)://HOST/BASE/NAME. Names resolve to "
+        "the user cache, then the project's zoo/ directory, then the remote zoo "
+        f"(--base-url or ${zoo.URL_ENV}); every file is checked against the "
+        "manifest's sha256 on every load.",
+    )
+    zoo_commands = zoo_parser.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND")
+    zoo_commands.required = True
+
+    def common(parser, preset=True):
+        if preset:
+            parser.add_argument("preset", metavar="PRESET", help="a preset name, directory or URL")
+        parser.add_argument("--cache-dir", help=f"the download cache (default: ${zoo.CACHE_ENV} or $KERAS_HOME/keras_rnnx/zoo)")
+        parser.add_argument("--zoo-dir", help=f"the shipped zoo directory (default: the project's zoo/ or ${zoo.ZOO_DIR_ENV})")
+        parser.add_argument("--base-url", help=f"the remote zoo's http(s) address (default: ${zoo.URL_ENV}; none)")
+        parser.add_argument(
+            "--offline", action="store_true", default=None,
+            help=f"never use the network (also ${zoo.OFFLINE_ENV}=1)",
+        )  # fmt: skip
+
+    common(zoo_commands.add_parser("list", help="the presets and their headline metrics"), preset=False)
+    common(zoo_commands.add_parser("info", help="a preset's manifest entry, metadata and files"))
+    download = zoo_commands.add_parser("download", help="download a preset into the cache")
+    common(download)
+    download.add_argument("--force", action="store_true", help="download again even when cached")
+    evaluate = zoo_commands.add_parser("eval", help="recompute a preset's metrics on its data")
+    common(evaluate)
+    _add_eval_options(evaluate)
+    sample = zoo_commands.add_parser("sample", help="generate text or music from a preset")
+    common(sample)
+    _add_sample_options(sample)
+    zoo_parser.set_defaults(handler=lambda args: _zoo(args, sample))
+
+
+def _fetch(args, **kwargs):
+    return zoo.fetch(
+        args.preset, cache_dir=args.cache_dir, zoo_dir=args.zoo_dir,
+        base_url=args.base_url, offline=args.offline, **kwargs,
+    )  # fmt: skip
+
+
+def _zoo(args, sample_parser):
+    if args.zoo_command == "list":
+        presets = zoo.list(zoo_dir=args.zoo_dir)
+        if not presets:
+            print("No presets: no zoo/manifest.json found (set --zoo-dir).")
+            return 0
+        print(f"{'name':24s} {'task':13s} {'params':>10s}  headline (split metric = value; published)")
+        for name, entry in presets.items():
+            head = entry["headline"]
+            published = "; ".join(
+                f"{label} {value}" for label, value in head.get("published", {}).items() if value is not None
+            )
+            print(
+                f"{name:24s} {entry['task'] or '-':13s} {entry['params'] or 0:>10,}  "
+                f"{head['split']} {head['metric']} = {head['value']:.4f}"
+                + (f" ({published})" if published else "")
+            )
+        return 0
+    if args.zoo_command == "info":
+        preset = _fetch(args, progress=True)
+        print(json.dumps({
+            "name": preset.name, "path": str(preset.path), "source": preset.source,
+            "manifest": preset.entry, "metadata": {
+                k: v for k, v in preset.metadata.items() if k != "training"
+            },
+        }, indent=2, sort_keys=True))  # fmt: skip
+        return 0
+    if args.zoo_command == "download":
+        preset = _fetch(args, force_download=args.force)
+        print(f"{preset.name}: {preset.path} ({preset.source}, verified)")
+        return 0
+    preset = _fetch(args)
+    if args.zoo_command == "eval":
+        return _evaluate_preset(preset.path, args)
+    return _sample_preset(preset.path, args, sample_parser)
+
+
+def _oracle_address(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 127.0.0.1:8000, received {text!r}.")
+    return host, port
+
+
+def _cell_list(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            "an empty list of cell types searches nothing; name at least one of "
+            f"{', '.join(training.CELLS)}."
+        )
+    unknown = [n for n in names if n not in training.CELLS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown cell type(s) {', '.join(map(repr, unknown))}; choose from {', '.join(training.CELLS)}."
+        )
+    return names
+
+
+def _add_search_parser(commands):
+    parser = commands.add_parser(
+        "search",
+        help="architecture search with keras-tuner (cell types, gate structures, sizes)",
+        description="Search the keras-rnnx hypermodels with keras-tuner on a task "
+        "and write DIRECTORY/trials.csv, leaderboard.txt, plots and the best model "
+        "as a preset (best_preset/). Running the same command again resumes "
+        "without repeating completed trials. --chief / --worker ID with "
+        "--oracle-address HOST:PORT run keras-tuner's distributed mode (one chief "
+        "serving the oracle, any number of workers running trials).",
+    )
+    parser.add_argument("--task", type=_task_name, required=True, metavar="NAME",
+                        help="task or data set (as for rnnx train)")
+    parser.add_argument("--task-option", type=_key_value, action="append", metavar="KEY=VALUE",
+                        help="an option of the task; repeatable")
+    parser.add_argument("--data-dir", help="the data sets' directory (default: the loaders' own)")
+    parser.add_argument("--hypermodel", choices=("rnn", "lstm_variants"), default="rnn",
+                        help="rnn: cell type, sizes, dropout, optimiser; lstm_variants: the "
+                        "Greff/Jozefowicz gate structures (default: %(default)s)")
+    parser.add_argument("--tuner", choices=("random", "bayesian", "hyperband"), default="random",
+                        help="(default: %(default)s)")
+    parser.add_argument("--max-trials", type=_int_at_least(1, " A budget of zero searches nothing."),
+                        default=10, help="trial budget (default: %(default)s)")
+    parser.add_argument("--epochs", type=_int_at_least(1), default=3,
+                        help="epochs per trial (Hyperband: the most; default: %(default)s)")
+    parser.add_argument("--batch-size", type=_int_at_least(1), default=32, help="(default: %(default)s)")
+    parser.add_argument("--cell-types", type=_cell_list, metavar="NAME[,NAME...]",
+                        help="rnn hypermodel: the cells to search (default: every cell that fits the task)")
+    parser.add_argument("--units", type=_int_at_least(1), default=64,
+                        help="lstm_variants hypermodel: the fixed width (default: %(default)s)")
+    parser.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: %(default)s)")
+    parser.add_argument("--directory", required=True, metavar="DIR", help="the results directory")
+    parser.add_argument("--overwrite", action="store_true", help="discard a search found in DIR")
+    parser.add_argument("--top", type=_int_at_least(1), default=10, help="leaderboard rows (default: %(default)s)")
+    parser.add_argument("--no-export", action="store_true", help="do not write the best model as a preset")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="(default: %(default)s)")
+    dist = parser.add_argument_group("distributed (keras-tuner chief/worker)")
+    role = dist.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true", help="serve the oracle at --oracle-address")
+    role.add_argument("--worker", metavar="ID", help="run trials for the chief at --oracle-address")
+    dist.add_argument("--oracle-address", type=_oracle_address, metavar="HOST:PORT",
+                      help="the chief's address (required with --chief / --worker)")
+    dist.add_argument("--lease-seconds", type=_positive_float, default=600.0,
+                      help="chief: a worker silent this long loses its trial to a retry (default: %(default)s)")
+    dist.add_argument("--oracle-timeout", type=_positive_float, default=60.0,
+                      help="worker: seconds to wait for the chief to answer (default: %(default)s)")
+    parser.set_defaults(handler=lambda args: _search(args, parser))
+
+
+def _search(args, parser):
+    import os
+
+    if (args.chief or args.worker) and args.oracle_address is None:
+        parser.error("argument --oracle-address: required with --chief or --worker.")
+    if args.oracle_address is not None and not (args.chief or args.worker):
+        parser.error("argument --oracle-address: give --chief or --worker ID with it.")
+    if args.worker is not None and ("chief" in args.worker or not args.worker.strip()):
+        parser.error(f"argument --worker: a worker ID must be non-empty and not contain 'chief'; received {args.worker!r}.")
+    if args.oracle_address is not None:
+        host, port = args.oracle_address
+        os.environ.update(KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=port,
+                          KERASTUNER_TUNER_ID="chief" if args.chief else args.worker)
+    task_options = _options(args.task_option, "--task-option", parser)
+    try:
+        task = datasets.get_task(args.task, data_dir=args.data_dir, **task_options)
+    except (TypeError, ValueError, FileNotFoundError) as err:
+        parser.error(f"argument --task/--task-option: {err}")
+    from keras_rnnx.tuner import search
+
+    result = search.search(
+        task, directory=args.directory, hypermodel=args.hypermodel, tuner=args.tuner,
+        max_trials=args.max_trials, epochs=args.epochs, batch_size=args.batch_size,
+        cell_types=args.cell_types, units=args.units, seed=args.seed, overwrite=args.overwrite,
+        data_dir=args.data_dir, lease_seconds=args.lease_seconds,
+        oracle_timeout=args.oracle_timeout, export_preset=not args.no_export, top=args.top,
+        verbose=args.verbose,
+    )  # fmt: skip
+    if result.role == "worker":
+        print(f"Worker {args.worker} done.")
+    return 0
 
 
 def build_parser():
@@ -561,6 +772,8 @@ def build_parser():
     _add_train_parser(commands)
     _add_eval_parser(commands)
     _add_sample_parser(commands)
+    _add_zoo_parser(commands)
+    _add_search_parser(commands)
     return parser
 
 
@@ -583,7 +796,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["rnnx", *argv])
-    if args.command in ("train", "eval", "sample"):
+    if args.command in ("train", "eval", "sample", "zoo", "search"):
         _quiet_data_logs()
     try:
         return args.handler(args)
