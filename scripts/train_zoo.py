@@ -274,15 +274,39 @@ def train_one(name, zoo_dir, data_root):
     finalize(name, zoo_dir, time.perf_counter() - start, command)
 
 
+def readme_table(zoo_dir):
+    """The README's zoo table (markdown) from the manifest."""
+    presets = zoo.read_manifest(zoo_dir / zoo.MANIFEST_FILE)["presets"]
+    lines = [
+        "| preset | task | parameters | metric (split) | value | published |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in sorted(presets):
+        entry = presets[name]
+        head = entry["headline"]
+        published = "; ".join(
+            f"{label} {value}" for label, value in head["published"].items() if value is not None
+        ) or "-"
+        lines.append(
+            f"| `{name}` | {entry['task']} | {entry['params']:,} | {head['metric']} ({head['split']}) "
+            f"| **{head['value']:.4f}** | {published} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="presets to train (see --list)")
     parser.add_argument("--all", action="store_true", help="train every preset")
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     parser.add_argument("--finalize", action="store_true", help="only rewrite cards and manifest entries")
+    parser.add_argument("--readme-table", action="store_true", help="print the README's zoo table and exit")
     parser.add_argument("--zoo-dir", default=str(ROOT / "zoo"))
     parser.add_argument("--data-root", default=DATA_ROOT)
     args = parser.parse_args(argv)
+    if args.readme_table:
+        print(readme_table(pathlib.Path(args.zoo_dir)))
+        return 0
     if args.list:
         for name, recipe in RECIPES.items():
             print(f"{name:24s} {recipe['description']}")

@@ -341,6 +341,8 @@ class LSTMVariantHyperModel(keras_tuner.HyperModel):
     =================  ===================================  ===========  ====================
     ``variant``        Choice of ``variants``               ``vanilla``  always
     ``units``          Fixed: the ``units`` argument        64           always
+                       (a list: Choice of it, default the
+                       middle value)
     ``activation``     Choice tanh, softsign, hard_tanh,    tanh         always
                        relu
     ``forget_bias``    Float 0 .. 3                         1.0          the variants with a
@@ -379,7 +381,8 @@ class LSTMVariantHyperModel(keras_tuner.HyperModel):
     Args:
         task: a `keras_rnnx.datasets.Task` (from `keras_rnnx.datasets.get_task`).
         units: int >= 1 (default 64), units of the recurrent layer, declared
-            as ``hp.Fixed("units", units)``.
+            as ``hp.Fixed("units", units)``; or a list of them, declared as
+            ``hp.Choice("units", sorted(units))`` (searching size as well).
         variants: list of names from `VARIANTS` to search over (default: all
             of them). Repeats are dropped.
         name: optional name of the hypermodel (`keras_tuner.HyperModel`).
@@ -388,7 +391,8 @@ class LSTMVariantHyperModel(keras_tuner.HyperModel):
             (`keras_tuner.HyperModel`).
 
     Raises:
-        ValueError: ``task`` not a `Task`, ``units`` not an int >= 1,
+        ValueError: ``task`` not a `Task`, ``units`` not an int >= 1 nor a
+            non-empty list of them,
             ``variants`` empty, not a list or with an unknown name (the
             message names the argument and lists the valid names).
     """
@@ -396,15 +400,23 @@ class LSTMVariantHyperModel(keras_tuner.HyperModel):
     def __init__(self, task, units=64, variants=None, name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.task = _check_task(task)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"Argument `units` must be an int >= 1. Received: units={units!r}.")
-        self.units = units
+        sizes = list(units) if isinstance(units, (list, tuple)) else [units]
+        if not sizes or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in sizes):
+            raise ValueError(
+                "Argument `units` must be an int >= 1 or a non-empty list of them. "
+                f"Received: units={units!r}."
+            )
+        self.units = units if isinstance(units, int) else sorted(set(sizes))
         self.variants = _check_names("variants", variants, valid=VARIANTS, known=VARIANTS)
 
     def build(self, hp):
         """A compiled model for the values of ``hp`` (declaring the space)."""
         variant = _choose(hp, "variant", self.variants, "vanilla")
-        units = hp.Fixed("units", self.units)
+        if isinstance(self.units, int):
+            units = hp.Fixed("units", self.units)
+        else:  # a size search too (the odyssey's random search of size and rate)
+            default = self.units[len(self.units) // 2]
+            units = hp.Choice("units", self.units, default=default)
         options = {"activation": hp.Choice("activation", list(ACTIVATIONS), default="tanh")}
         with_forget_gate = [
             v for v in self.variants

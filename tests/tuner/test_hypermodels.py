@@ -284,6 +284,8 @@ def test_every_variant_builds_and_fits(variant, task, one_batch):
          r"`variants` has unknown name\(s\) 'lstm'. Valid names: vanilla,.*mut3"),
         ({"units": 0}, r"`units` must be an int >= 1"),
         ({"units": 8.0}, r"`units` must be an int >= 1"),
+        ({"units": []}, r"`units` must be an int >= 1 or a non-empty list"),
+        ({"units": [8, 0]}, r"`units` must be an int >= 1 or a non-empty list"),
     ],
 )  # fmt: skip
 def test_variant_bad_arguments(arguments, message, task):
@@ -348,3 +350,12 @@ def test_random_search_runs_a_trial(task, one_batch, tmp_path):
 def test_docstring_examples():
     result = doctest.testmod(hypermodels, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_variant_units_list_searches_the_size(task):
+    hp = keras_tuner.HyperParameters()
+    model = tuner.LSTMVariantHyperModel(task, units=[16, 8, 32]).build(hp)
+    assert hp.values["units"] == 16  # the middle of the sorted sizes
+    (units,) = [h for h in hp.space if h.name == "units"]
+    assert type(units).__name__ == "Choice" and list(units.values) == [8, 16, 32]
+    assert any(getattr(layer, "units", None) == 16 for layer in model.layers)

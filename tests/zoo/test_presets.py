@@ -32,11 +32,15 @@ def _manifest():
 PRESETS = sorted(_manifest())
 
 
-def _recipes():
+def _train_zoo():
     spec = importlib.util.spec_from_file_location("train_zoo", ROOT / "scripts" / "train_zoo.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.RECIPES
+    return module
+
+
+def _recipes():
+    return _train_zoo().RECIPES
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +133,12 @@ def test_shipped_preset_downloads_over_http_and_loads_the_same(served_zoo, tmp_p
     downloaded = preset.load_model()
     for a, b in zip(shipped.get_weights(), downloaded.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_readme_table_lists_every_preset_from_the_manifest():
+    table = _train_zoo().readme_table(ZOO)
+    readme = (ROOT / "README.md").read_text()
+    assert table in readme, (
+        "README.md's zoo table is out of date; regenerate it with "
+        "`python scripts/train_zoo.py --readme-table`"
+    )
