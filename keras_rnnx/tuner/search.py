@@ -218,12 +218,14 @@ def _check_args(hypermodel, tuner, max_trials, epochs, batch_size):
             raise SearchError(f"`{name}` must be an integer >= 1 (a budget of zero searches nothing); received {value!r}.")
 
 
-def _make_hypermodel(kind, task, cell_types, units):
+def _make_hypermodel(kind, task, cell_types, units, variants):
     if kind == "rnn":
+        if variants is not None:
+            raise SearchError("`variants` belongs to the 'lstm_variants' hypermodel; 'rnn' searches `cell_types`.")
         return hypermodels.RNNHyperModel(task, cell_types=cell_types)
     if cell_types is not None:
         raise SearchError("`cell_types` belongs to the 'rnn' hypermodel; 'lstm_variants' searches gate structures.")
-    return hypermodels.LSTMVariantHyperModel(task, units=units)
+    return hypermodels.LSTMVariantHyperModel(task, units=units, variants=variants)
 
 
 # -- the search ---------------------------------------------------------------
@@ -241,6 +243,7 @@ def search(
     batch_size=32,
     cell_types=None,
     units=64,
+    variants=None,
     seed=0,
     overwrite=False,
     data_dir=None,
@@ -263,7 +266,8 @@ def search(
         epochs: epochs per trial (Hyperband: the most epochs of a trial).
         batch_size: batch size of the task's pipelines.
         cell_types: cell names for ``"rnn"`` (default: every cell that fits).
-        units: the fixed width of ``"lstm_variants"``.
+        units: the width of ``"lstm_variants"``: an int, or a list to search.
+        variants: the variants ``"lstm_variants"`` searches (default: all).
         seed: seed of the oracle and of the data shuffling.
         overwrite: discard an existing search in ``directory``.
         data_dir: the data sets' directory.
@@ -285,7 +289,7 @@ def search(
     environ = os.environ if environ is None else environ
     role = role_from_environ(environ)
     task = training.resolve_task(task, data_dir, **(task_options or {}))
-    model_space = _make_hypermodel(hypermodel, task, cell_types, units)
+    model_space = _make_hypermodel(hypermodel, task, cell_types, units, variants)
     directory = pathlib.Path(directory)
     identity = {
         "task": training.task_metadata(task),
@@ -293,6 +297,7 @@ def search(
         "tuner": tuner,
         "cell_types": list(cell_types) if cell_types is not None else None,
         "units": units if hypermodel == "lstm_variants" else None,
+        "variants": list(variants) if variants is not None else None,
         "epochs": epochs,
         "batch_size": batch_size,
         "seed": seed,
