@@ -169,9 +169,10 @@ def _tuner(kind, hypermodel, oracle, directory, overwrite):
     # keras-tuner's own tuner class for the kind (Hyperband's sets each
     # trial's epochs and reloads the weights of the trial it continues),
     # built on our oracle (trial leases) instead of the one its
-    # constructor would make.
+    # constructor would make; on a worker, `leases.Heartbeat` keeps the
+    # lease of the running trial.
     base = keras_tuner.Hyperband if kind == "hyperband" else keras_tuner.Tuner
-    cls = type(f"RNNX{base.__name__}", (_TrialResources, base), {"__module__": __name__})
+    cls = type(f"RNNX{base.__name__}", (_TrialResources, leases.Heartbeat, base), {"__module__": __name__})
     tuner = cls.__new__(cls)
     keras_tuner.Tuner.__init__(
         tuner,
@@ -211,6 +212,17 @@ def _check_identity(directory, identity, overwrite, role):
 def _check_args(hypermodel, tuner, max_trials, epochs, batch_size):
     if tuner not in TUNERS:
         raise SearchError(f"Unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
+    if tuner == "bayesian":
+        # keras-tuner's BayesianOptimization needs them (its "bayesian" extra);
+        # checked before the directory is written.
+        try:
+            import scipy.optimize  # noqa: F401
+            import sklearn.gaussian_process  # noqa: F401
+        except ImportError as err:
+            raise SearchError(
+                f"The bayesian tuner needs scikit-learn and scipy ({err}): pip install "
+                "'keras-tuner[bayesian]', or choose another tuner (random, hyperband)."
+            ) from None
     if hypermodel not in HYPERMODELS:
         raise SearchError(f"Unknown hypermodel {hypermodel!r}; choose one of {', '.join(HYPERMODELS)}.")
     for name, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
