@@ -138,6 +138,66 @@ class _TrialResources:
         path.write_text(json.dumps(record))
 
 
+class _TrialProcesses:
+    """Mixin for a keras-tuner `Tuner`: each trial in a fresh process (opt-in).
+
+    TensorFlow keeps memory from every model it has traced and fitted, even
+    after `keras.backend.clear_session` and garbage collection (about 20 MiB
+    per trial here, see docs/search.md). With ``trial_processes`` set, a
+    trial's model is built, fitted and checkpointed (best epoch only) in a
+    child process started with ``spawn``, which returns the epochs' metrics
+    and exits, returning its memory; the tuner process only keeps the
+    oracle. Costs one interpreter and TensorFlow start per trial (a few
+    seconds). Random and Bayesian search only: Hyperband continues trials
+    from earlier ones in the same process.
+    """
+
+    trial_processes = None  # dict: task, data_dir, batch_size, seed; None: in-process
+
+    def run_trial(self, trial, *fit_args, **fit_kwargs):
+        if self.trial_processes is None:
+            return super().run_trial(trial, *fit_args, **fit_kwargs)
+        import multiprocessing
+
+        payload = dict(
+            self.trial_processes,
+            hypermodel=self.hypermodel,
+            hyperparameters=trial.hyperparameters.get_config(),
+            epochs=fit_kwargs.get("epochs", 1),
+            verbose=fit_kwargs.get("verbose", 0),
+            checkpoint=self._get_checkpoint_fname(trial.trial_id),
+            backend=keras.backend.backend(),
+        )
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1, maxtasksperchild=1) as pool:
+            history = pool.apply(_fit_trial_in_child, (payload,))
+        return {name: _best(values, name) for name, values in history.items()}
+
+
+def _best(values, name):
+    return min(values) if "loss" in name else max(values)
+
+
+def _fit_trial_in_child(payload):
+    """Build, fit and checkpoint one trial's model (in a spawned process)."""
+    os.environ["KERAS_BACKEND"] = payload["backend"]
+    import keras as child_keras
+
+    hp = keras_tuner.HyperParameters.from_config(payload["hyperparameters"])
+    model = payload["hypermodel"].build(hp)
+    task, data_dir, batch_size = payload["task"], payload["data_dir"], payload["batch_size"]
+    train = datasets.load_split(task, "train", batch_size=batch_size, shuffle_seed=payload["seed"], data_dir=data_dir)
+    validation = datasets.load_split(task, "validation", batch_size=batch_size, data_dir=data_dir)
+    checkpoint = child_keras.callbacks.ModelCheckpoint(
+        payload["checkpoint"], monitor=OBJECTIVE, save_best_only=True, save_weights_only=True
+    )
+    history = model.fit(
+        train, validation_data=validation, epochs=payload["epochs"], callbacks=[checkpoint],
+        verbose=payload["verbose"],
+    )  # fmt: skip
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
 def current_rss_mib():
     """This process's resident memory now, in MiB (Linux ``/proc``; else peak RSS)."""
     try:
@@ -165,14 +225,15 @@ def _oracle(kind, max_trials, epochs, seed, lease_seconds):
     return oracle
 
 
-def _tuner(kind, hypermodel, oracle, directory, overwrite):
+def _tuner(kind, hypermodel, oracle, directory, overwrite, trial_processes=None):
     # keras-tuner's own tuner class for the kind (Hyperband's sets each
     # trial's epochs and reloads the weights of the trial it continues),
     # built on our oracle (trial leases) instead of the one its
     # constructor would make; on a worker, `leases.Heartbeat` keeps the
     # lease of the running trial.
     base = keras_tuner.Hyperband if kind == "hyperband" else keras_tuner.Tuner
-    cls = type(f"RNNX{base.__name__}", (_TrialResources, leases.Heartbeat, base), {"__module__": __name__})
+    mixins = (_TrialResources, _TrialProcesses, leases.Heartbeat)
+    cls = type(f"RNNX{base.__name__}", (*mixins, base), {"__module__": __name__})
     tuner = cls.__new__(cls)
     keras_tuner.Tuner.__init__(
         tuner,
@@ -182,6 +243,7 @@ def _tuner(kind, hypermodel, oracle, directory, overwrite):
         project_name=TUNER_DIR,
         overwrite=overwrite,
     )
+    tuner.trial_processes = trial_processes
     return tuner
 
 
@@ -262,6 +324,7 @@ def search(
     lease_seconds=leases.DEFAULT_LEASE_SECONDS,
     oracle_timeout=60.0,
     export_preset=True,
+    trial_processes=False,
     top=10,
     verbose=1,
     environ=None,
@@ -286,6 +349,8 @@ def search(
         lease_seconds: chief only: how long a silent worker keeps its trial.
         oracle_timeout: worker only: seconds to wait for the chief to answer.
         export_preset: write the best model as a preset directory.
+        trial_processes: run each trial in a fresh process (random and
+            bayesian tuners), so that memory does not grow over the trials.
         top: rows of the leaderboard.
         verbose: keras-tuner / ``fit`` verbosity.
         environ: the environment to read keras-tuner's variables from.
@@ -322,7 +387,15 @@ def search(
     resuming = _check_identity(directory, identity, overwrite, role)
     keras.utils.set_random_seed(seed)
     oracle = _oracle(tuner, max_trials, epochs, seed, lease_seconds)
-    search_tuner = _tuner(tuner, model_space, oracle, directory, overwrite and role != "worker")
+    isolated = None
+    if trial_processes:
+        if tuner == "hyperband":
+            raise SearchError(
+                "`trial_processes` (--trial-processes) works with the random and bayesian "
+                "tuners; Hyperband continues trials from earlier ones in the same process."
+            )
+        isolated = dict(task=task, data_dir=data_dir, batch_size=batch_size, seed=seed)
+    search_tuner = _tuner(tuner, model_space, oracle, directory, overwrite and role != "worker", isolated)
     if resuming and verbose:
         done = sum(1 for t in oracle.trials.values() if t.status == "COMPLETED") if role != "worker" else 0
         print(f"Resuming the search in {directory}: {done} trial(s) already completed.")
