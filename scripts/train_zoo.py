@@ -8,8 +8,9 @@
 Each recipe is fixed here (task, model, optimiser, epochs, seed); the preset
 directory gets the model (`keras_rnnx.training.train`), ``MODEL_CARD.md``
 (data, splits, metric per split beside the published numbers, parameter
-count, command, wall time, machine, intended use and limits) and its entry in
-``zoo/manifest.json`` (sha256 and size of every file, headline metric). A run
+count, command, wall time, machine, intended use and limits), its entry in
+``zoo/manifest.json`` (sha256 and size of every file, headline metric) and
+its row in the README's zoo table. A run
 killed part-way continues from its last epoch when the same command is run
 again (the working state is in ``build/zoo-work/NAME``).
 
@@ -254,6 +255,8 @@ def finalize(name, zoo_dir, wall=None, command=None):
         entry["version"] = old["version"] + (old["files"] != entry["files"])
     manifest["presets"][name] = entry
     zoo.write_manifest(manifest_path, manifest)
+    if zoo_dir.resolve() == (ROOT / "zoo").resolve():
+        update_readme(zoo_dir)
     print(f"{name}: {split} {metric} = {headline['value']:.4f} ({metadata['params']:,} parameters)")
 
 
@@ -292,6 +295,17 @@ def readme_table(zoo_dir):
             f"| **{head['value']:.4f}** | {published} |"
         )
     return "\n".join(lines)
+
+
+README_MARKER = "<!-- zoo table: python scripts/train_zoo.py --readme-table -->"
+
+
+def update_readme(zoo_dir, readme=ROOT / "README.md"):
+    """Replace the table after ``README_MARKER`` in the README with the manifest's."""
+    text = readme.read_text()
+    start = text.index(README_MARKER) + len(README_MARKER) + 1
+    end = text.index("\n\n", start)
+    readme.write_text(text[:start] + readme_table(zoo_dir) + text[end:])
 
 
 def main(argv=None):
