@@ -661,9 +661,10 @@ def _add_search_parser(commands):
     parser.add_argument("--overwrite", action="store_true", help="discard a search found in DIR")
     parser.add_argument("--top", type=_int_at_least(1), default=10, help="leaderboard rows (default: %(default)s)")
     parser.add_argument("--no-export", action="store_true", help="do not write the best model as a preset")
-    parser.add_argument("--trial-processes", action="store_true",
-                        help="run each trial in a fresh process (random, bayesian): memory stays flat "
-                        "over many trials, at a few seconds of start-up per trial")
+    parser.add_argument("--trial-processes", action=argparse.BooleanOptionalAction, default=None,
+                        help="run each trial in a fresh process, so that memory stays flat over many "
+                        "trials, at a few seconds of start-up per trial (default: on for random and "
+                        "bayesian, off for hyperband, which cannot)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="(default: %(default)s)")
     dist = parser.add_argument_group("distributed (keras-tuner chief/worker)")
     role = dist.add_mutually_exclusive_group()

@@ -324,7 +324,7 @@ def search(
     lease_seconds=leases.DEFAULT_LEASE_SECONDS,
     oracle_timeout=60.0,
     export_preset=True,
-    trial_processes=False,
+    trial_processes=None,
     top=10,
     verbose=1,
     environ=None,
@@ -349,8 +349,9 @@ def search(
         lease_seconds: chief only: how long a silent worker keeps its trial.
         oracle_timeout: worker only: seconds to wait for the chief to answer.
         export_preset: write the best model as a preset directory.
-        trial_processes: run each trial in a fresh process (random and
-            bayesian tuners), so that memory does not grow over the trials.
+        trial_processes: run each trial in a fresh process, so that memory
+            does not grow over the trials (default None: yes for the random
+            and bayesian tuners, no for Hyperband, which cannot).
         top: rows of the leaderboard.
         verbose: keras-tuner / ``fit`` verbosity.
         environ: the environment to read keras-tuner's variables from.
@@ -388,6 +389,8 @@ def search(
     keras.utils.set_random_seed(seed)
     oracle = _oracle(tuner, max_trials, epochs, seed, lease_seconds)
     isolated = None
+    if trial_processes is None:
+        trial_processes = tuner != "hyperband"
     if trial_processes:
         if tuner == "hyperband":
             raise SearchError(

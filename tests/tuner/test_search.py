@@ -76,7 +76,7 @@ def run_search(directory, data_dir, **kwargs):
     """`search_lib.search` on the tiny adding task (standalone, quiet)."""
     options = dict(
         task_options=TINY, data_dir=data_dir, batch_size=BATCH, epochs=1,
-        cell_types=["gru"], verbose=0, environ={},
+        cell_types=["gru"], verbose=0, environ={}, trial_processes=False,
     )  # fmt: skip
     options.update(kwargs)
     return search_lib.search("adding", directory=directory, **options)
