@@ -21,10 +21,16 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-# The shoot-out, then one model through the training pipeline: train, write a
-# preset directory, evaluate it beside the task's trivial baseline.
+# The tour, offline from the shipped zoo: list the presets, sample the
+# Shakespeare flagship, score a JSB Chorales preset on its test split. Then the
+# shoot-out of every layer on the adding problem, and one model through the
+# training pipeline (train, write a preset directory, evaluate it).
 DEMO_DIR := build/demo
 demo: $(VENV)/.installed-run
+	RNNX_OFFLINE=1 $(BIN)/rnnx zoo list
+	RNNX_OFFLINE=1 $(BIN)/rnnx zoo sample shakespeare_lstm --prompt "ROMEO:" \
+	    --length 300 --temperature 0.8 --seed 0
+	RNNX_OFFLINE=1 $(BIN)/rnnx zoo eval jsb_lstm
 	$(BIN)/rnnx demo
 	$(BIN)/rnnx train --task adding --task-option timesteps=100 \
 	    --task-option train_size=4000 --data-dir $(DEMO_DIR)/data --cell gru \
