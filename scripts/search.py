@@ -85,7 +85,8 @@ def _plot(results, path, title):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.boxplot([results[v] for v in order], showfliers=True)
     ax.set_xticks(range(1, len(order) + 1), order)
-    ax.set_ylabel("validation loss")
+    ax.set_yscale("log")  # a diverged trial (e.g. NFG with relu) would flatten the rest
+    ax.set_ylabel("validation loss (log scale)")
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
