@@ -1,27 +1,15 @@
 """``rnnx train``, ``rnnx eval`` and ``rnnx sample`` end to end, and their bad inputs."""
 
-import contextlib
-import io
 import json
 
 import mido
 import pytest
 
-from keras_rnnx import cli
 from keras_rnnx import training
 from keras_rnnx import zoo
 from tests.training.conftest import adding_flags
+from tests.cli_runner import run_cli
 
-
-def _run(argv):
-    """cli.main(argv) -> (status, stdout, stderr), argparse's exits included."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exit:
-            status = exit.code
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +18,7 @@ def adding_preset(tmp_path_factory, data_dir, adding_task):
     argv = ["train", *adding_flags(data_dir), "--cell", "gru", "--cell-option", "reset_after=false",
             "--units", "4", "--epochs", "2", "--lr", "0.02", "--clipnorm", "1.0",
             "--optimizer", "rmsprop", "--verbose", "0", "--output", str(output)]  # fmt: skip
-    status, out, err = _run(argv)
+    status, out, err = run_cli(argv)
     assert status == 0, err
     return output, out, argv
 
@@ -50,14 +38,14 @@ def test_train_prints_the_preset_and_its_metrics(adding_preset):
 def test_eval_prints_the_metric_beside_the_baseline(adding_preset, data_dir):
     output, _, _ = adding_preset
     metadata = zoo.read_metadata(output)
-    status, out, err = _run(["eval", str(output), "--data-dir", str(data_dir)])
+    status, out, err = run_cli(["eval", str(output), "--data-dir", str(data_dir)])
     assert status == 0, err
     assert "adding_gru" in out
     line = next(line for line in out.splitlines() if line.strip().startswith("adding test"))
     assert line.split()[2:3] == ["mse"] and line.endswith("over 32 examples")
     assert float(line.split()[3]) == pytest.approx(metadata["metrics"]["test"]["mse"], abs=1e-4)
     assert "trivial baseline: mse 0.1667" in out
-    status, out, _ = _run(["eval", str(output), "--split", "all", "--json", "--batch-size", "5"])
+    status, out, _ = run_cli(["eval", str(output), "--split", "all", "--json", "--batch-size", "5"])
     scores = json.loads(out)
     assert scores["metric"] == "mse" and scores["baseline"] == pytest.approx(1 / 6)
     for split in ("train", "validation", "test"):
@@ -69,20 +57,20 @@ def test_text_model_train_eval_and_sample(tmp_path, data_dir, text_path):
     argv = ["train", "--task", "text", "--task-option", f"path={text_path}", "--task-option", "timesteps=16",
             "--data-dir", str(data_dir), "--units", "8", "--epochs", "1", "--verbose", "0",
             "--output", str(output)]  # fmt: skip
-    status, out, err = _run(argv)
+    status, out, err = run_cli(argv)
     assert status == 0, err
     assert "bits per char" in out and "vocabulary.json" in {p.name for p in output.iterdir()}
-    status, out, _ = _run(["eval", str(output), "--data-dir", str(data_dir)])
+    status, out, _ = run_cli(["eval", str(output), "--data-dir", str(data_dir)])
     assert status == 0 and "text validation nats_per_char" in out  # no test split
-    status, _, err = _run(["eval", str(output), "--split", "test"])
+    status, _, err = run_cli(["eval", str(output), "--split", "test"])
     assert status == 1 and "has no 'test' split; its splits: train, validation" in err
     sample = ["sample", str(output), "--prompt", "to be", "--length", "25", "--seed", "4"]
-    first, second = _run(sample), _run(sample)
+    first, second = run_cli(sample), run_cli(sample)
     assert first[0] == 0 and first == second
     assert first[1].startswith("to be") and len(first[1]) == len("to be") + 25 + 1
-    status, out, _ = _run([*sample, "--output", str(tmp_path / "sample.txt")])
+    status, out, _ = run_cli([*sample, "--output", str(tmp_path / "sample.txt")])
     assert (tmp_path / "sample.txt").read_text() == first[1][:-1]
-    status, _, err = _run(["sample", str(output), "--prompt", "TO BE"])
+    status, _, err = run_cli(["sample", str(output), "--prompt", "TO BE"])
     assert status == 1 and "outside the model's vocabulary: 'BEOT'" in err
 
 
@@ -93,22 +81,22 @@ def jsb_preset(tmp_path, jsb_task):
 
 
 def test_jsb_sample_writes_midi_and_png(jsb_preset, tmp_path):
-    status, out, err = _run(["sample", str(jsb_preset), "--length", "16", "--prompt", "60,64,67;62,65", "--output", str(tmp_path / "a.mid")])
+    status, out, err = run_cli(["sample", str(jsb_preset), "--length", "16", "--prompt", "60,64,67;62,65", "--output", str(tmp_path / "a.mid")])
     assert status == 0, err
     assert "Wrote 18 time steps" in out
     midi = mido.MidiFile(str(tmp_path / "a.mid"))
     notes = [m.note for m in midi.tracks[0] if m.type == "note_on"]
     assert notes[:3] == [60, 64, 67]
-    status, _, _ = _run(["sample", str(jsb_preset), "--length", "8", "--output", str(tmp_path / "roll.png")])
+    status, _, _ = run_cli(["sample", str(jsb_preset), "--length", "8", "--output", str(tmp_path / "roll.png")])
     assert status == 0 and (tmp_path / "roll.png").read_bytes()[:4] == b"\x89PNG"
-    status, _, err = _run(["sample", str(jsb_preset), "--output", str(tmp_path / "a.wav")])
+    status, _, err = run_cli(["sample", str(jsb_preset), "--output", str(tmp_path / "a.wav")])
     assert status == 2 and "--output" in err and ".mid" in err
-    status, _, err = _run(["sample", str(jsb_preset), "--prompt", "C,E,G", "--output", str(tmp_path / "b.mid")])
+    status, _, err = run_cli(["sample", str(jsb_preset), "--prompt", "C,E,G", "--output", str(tmp_path / "b.mid")])
     assert status == 2 and "--prompt" in err and "MIDI note numbers" in err
 
 
 def test_sample_refuses_a_model_that_does_not_generate(adding_preset):
-    status, _, err = _run(["sample", str(adding_preset[0])])
+    status, _, err = run_cli(["sample", str(adding_preset[0])])
     assert status == 1 and "task kind is 'regression'" in err
 
 
@@ -133,14 +121,14 @@ def test_sample_refuses_a_model_that_does_not_generate(adding_preset):
 )
 def test_bad_train_arguments_exit_2_naming_the_option(extra, flag, message, data_dir, tmp_path):
     argv = ["train", *adding_flags(data_dir), "--output", str(tmp_path / "out"), *extra]
-    status, _, err = _run(argv)
+    status, _, err = run_cli(argv)
     assert status == 2
     assert f"argument {flag}" in err and message in err
     assert not (tmp_path / "out").exists()
 
 
 def test_an_existing_output_exits_2_without_overwrite(adding_preset, data_dir):
-    status, _, err = _run(["train", *adding_flags(data_dir), "--output", str(adding_preset[0])])
+    status, _, err = run_cli(["train", *adding_flags(data_dir), "--output", str(adding_preset[0])])
     assert status == 2 and "argument --output" in err and "--overwrite" in err
 
 
@@ -150,35 +138,35 @@ def test_an_existing_output_exits_2_without_overwrite(adding_preset, data_dir):
 def test_an_empty_or_one_character_text_is_named(text, message, tmp_path, data_dir):
     path = tmp_path / "tiny.txt"
     path.write_text(text)
-    status, _, err = _run(["train", "--task", "text", "--task-option", f"path={path}",
+    status, _, err = run_cli(["train", "--task", "text", "--task-option", f"path={path}",
                            "--data-dir", str(data_dir), "--output", str(tmp_path / "o")])  # fmt: skip
     assert status == 2 and str(path) in err and message in err
 
 
 def test_a_missing_text_file_is_named(tmp_path, data_dir):
     path = tmp_path / "missing.txt"
-    status, _, err = _run(["train", "--task", "text", "--task-option", f"path={path}", "--output", str(tmp_path / "o")])
+    status, _, err = run_cli(["train", "--task", "text", "--task-option", f"path={path}", "--output", str(tmp_path / "o")])
     assert status == 2 and str(path) in err
 
 
 def test_broken_presets_exit_1_naming_the_path(adding_preset, tmp_path):
     import shutil
 
-    status, _, err = _run(["eval", str(tmp_path / "nowhere")])
+    status, _, err = run_cli(["eval", str(tmp_path / "nowhere")])
     assert status == 1 and f"Preset directory {tmp_path / 'nowhere'} does not exist" in err
     broken = tmp_path / "broken"
     shutil.copytree(adding_preset[0], broken)
     (broken / "model.weights.h5").write_bytes(b"\0" * 100)
-    status, _, err = _run(["eval", str(broken)])
+    status, _, err = run_cli(["eval", str(broken)])
     assert status == 1 and f"{broken / 'model.weights.h5'}: the weights could not be loaded" in err
     (broken / "model.weights.h5").unlink()
-    status, _, err = _run(["sample", str(broken)])
+    status, _, err = run_cli(["sample", str(broken)])
     assert status == 1 and f"{broken / 'model.weights.h5'}: file missing" in err
     shutil.copy(adding_preset[0] / "model.weights.h5", broken)
     (broken / "config.json").write_text("{\n  'single quotes': 1}")
-    status, _, err = _run(["eval", str(broken)])
+    status, _, err = run_cli(["eval", str(broken)])
     assert status == 1 and f"{broken / 'config.json'}: malformed JSON at line 2" in err
-    status, _, err = _run(["train", "--task", "adding", "--config", str(broken), "--output", str(tmp_path / "o")])
+    status, _, err = run_cli(["train", "--task", "adding", "--config", str(broken), "--output", str(tmp_path / "o")])
     assert status == 1 and f"{broken / 'config.json'}: malformed JSON" in err
-    status, _, err = _run(["train", "--task", "adding", "--config", str(tmp_path / "none.json"), "--output", str(tmp_path / "o")])
+    status, _, err = run_cli(["train", "--task", "adding", "--config", str(tmp_path / "none.json"), "--output", str(tmp_path / "o")])
     assert status == 1 and f"{tmp_path / 'none.json'}: no such file" in err

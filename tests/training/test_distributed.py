@@ -6,8 +6,6 @@ that both finish with identical weights (``--dump-weights``, a hidden test-only
 flag) and that only the chief wrote the checkpoint, the logs and the preset.
 """
 
-import contextlib
-import io
 import json
 import os
 import pathlib
@@ -23,6 +21,7 @@ from keras_rnnx import cli
 from keras_rnnx import datasets
 from keras_rnnx import zoo
 from keras_rnnx.training import distributed
+from tests.cli_runner import run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT_S = 300
@@ -162,20 +161,11 @@ def test_checkpoint_then_resume_on_one_worker(tmp_path, data_dir):
     assert int(resumed.optimizer.iterations.numpy()) == int(first.optimizer.iterations.numpy()) == 8
 
 
-def _cli(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exit:
-            status = exit.code
-    return status, out.getvalue(), err.getvalue()
-
 
 def test_multiworker_without_tf_config_errors_clearly(tmp_path, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     argv = ["train", "--strategy", "multiworker", "--task", "adding", "--output", str(tmp_path / "p")]
-    status, out, err = _cli(argv)
+    status, out, err = run_cli(argv)
     assert status == 1
     assert "TF_CONFIG" in err and "--strategy multiworker" in err
     assert not (tmp_path / "p").exists()
@@ -210,7 +200,7 @@ def test_strategy_flag_choices_and_default():
     args = parser.parse_args(["train", "--task", "adding", "--output", "x"])
     assert args.strategy == "none" and args.dump_weights is None
     assert distributed.make_strategy("none") is None
-    status, _, err = _cli(["train", "--task", "adding", "--output", "x", "--strategy", "ps"])
+    status, _, err = run_cli(["train", "--task", "adding", "--output", "x", "--strategy", "ps"])
     assert status == 2 and "--strategy" in err
 
 
@@ -222,7 +212,7 @@ def test_mirrored_strategy_trains_with_fit(tmp_path, data_dir):
     argv = ["train", *adding_flags(data_dir), "--strategy", "mirrored", "--cell", "gru",
             "--units", "4", "--epochs", "1", "--verbose", "0", "--output", str(output),
             "--dump-weights", str(tmp_path / "w.npz")]  # fmt: skip
-    status, out, err = _cli(argv)
+    status, out, err = run_cli(argv)
     assert status == 0, err
     assert "Wrote preset" in out
     model, metadata = zoo.load_preset(output)

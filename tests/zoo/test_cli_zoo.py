@@ -1,17 +1,15 @@
 """``rnnx zoo list | info | download | eval | sample`` on the shipped zoo and over HTTP."""
 
-import contextlib
 import functools
 import http.server
-import io
 import json
 import pathlib
 import threading
 
 import pytest
 
-from keras_rnnx import cli
 from keras_rnnx import zoo
+from tests.cli_runner import run_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA_ROOT = ROOT.parent / "shared" / "data"
@@ -21,28 +19,11 @@ JSB = sorted(n for n, e in PRESETS.items() if e["task"] == "jsb_chorales")
 TEXT = sorted(n for n, e in PRESETS.items() if e["task"] == "text")
 needs_jsb = pytest.mark.skipif(not JSB, reason="no JSB Chorales preset in zoo/ yet")
 
-
-def _run(argv):
-    """cli.main(argv) -> (status, stdout, stderr), argparse's exits included."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exit_:
-            status = exit_.code
-    return status, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def _offline_shipped_zoo(monkeypatch, tmp_path):
-    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(zoo.OFFLINE_ENV, "1")
-    monkeypatch.delenv(zoo.ZOO_DIR_ENV, raising=False)
-    monkeypatch.delenv(zoo.URL_ENV, raising=False)
+pytestmark = pytest.mark.usefixtures("shipped_zoo_only")
 
 
 def test_list_prints_every_preset_with_its_headline():
-    status, out, _ = _run(["zoo", "list"])
+    status, out, _ = run_cli(["zoo", "list"])
     assert status == 0
     for name, entry in PRESETS.items():
         line = next(l for l in out.splitlines() if l.startswith(name + " "))
@@ -51,7 +32,7 @@ def test_list_prints_every_preset_with_its_headline():
 
 @needs_jsb
 def test_info_prints_the_manifest_entry_and_metadata():
-    status, out, _ = _run(["zoo", "info", JSB[0]])
+    status, out, _ = run_cli(["zoo", "info", JSB[0]])
     assert status == 0
     info = json.loads(out)
     assert info["source"] == "zoo" and info["manifest"] == PRESETS[JSB[0]]
@@ -61,7 +42,7 @@ def test_info_prints_the_manifest_entry_and_metadata():
 @needs_jsb
 def test_eval_recomputes_the_headline_offline():
     name = JSB[0]
-    status, out, err = _run(["zoo", "eval", name, "--data-root", str(DATA_ROOT), "--json"])
+    status, out, err = run_cli(["zoo", "eval", name, "--data-root", str(DATA_ROOT), "--json"])
     assert status == 0, err
     scores = json.loads(out)["scores"]["test"]
     assert scores["nll_nats_per_step"] == pytest.approx(PRESETS[name]["headline"]["value"], abs=1e-3)
@@ -70,20 +51,20 @@ def test_eval_recomputes_the_headline_offline():
 @needs_jsb
 def test_sample_writes_a_midi_file(tmp_path):
     path = tmp_path / "chorale.mid"
-    status, out, err = _run(["zoo", "sample", JSB[0], "--length", "16", "--output", str(path)])
+    status, out, err = run_cli(["zoo", "sample", JSB[0], "--length", "16", "--output", str(path)])
     assert status == 0, err
     assert path.read_bytes()[:4] == b"MThd"
 
 
 @pytest.mark.skipif(not TEXT, reason="no character preset in zoo/ yet")
 def test_sample_prints_text_after_the_prompt():
-    status, out, err = _run(["zoo", "sample", TEXT[0], "--prompt", "ROMEO:", "--length", "60", "--seed", "1"])
+    status, out, err = run_cli(["zoo", "sample", TEXT[0], "--prompt", "ROMEO:", "--length", "60", "--seed", "1"])
     assert status == 0, err
     assert out.startswith("ROMEO:") and len(out) == len("ROMEO:") + 60 + 1  # print adds one newline
 
 
 def test_unknown_name_lists_the_known_ones():
-    status, _, err = _run(["zoo", "info", "no_such_preset"])
+    status, _, err = run_cli(["zoo", "info", "no_such_preset"])
     assert status == 1
     assert "Unknown preset 'no_such_preset'" in err
     for name in PRESETS:
@@ -91,12 +72,12 @@ def test_unknown_name_lists_the_known_ones():
 
 
 def test_a_directory_that_is_not_a_preset(tmp_path):
-    status, _, err = _run(["zoo", "eval", str(tmp_path)])
+    status, _, err = run_cli(["zoo", "eval", str(tmp_path)])
     assert status == 1 and ("metadata.json" in err or "not a preset" in err)
 
 
 def test_offline_refuses_a_url():
-    status, _, err = _run(["zoo", "download", "http://127.0.0.1:9/zoo/jsb_lstm"])
+    status, _, err = run_cli(["zoo", "download", "http://127.0.0.1:9/zoo/jsb_lstm"])
     assert status == 1 and "Offline mode" in err
 
 
@@ -111,12 +92,12 @@ def test_download_over_http_into_the_cache(tmp_path, monkeypatch):
         url = f"http://127.0.0.1:{server.server_address[1]}"
         cache = tmp_path / "cache"
         argv = ["zoo", "download", JSB[0], "--base-url", url, "--cache-dir", str(cache), "--force"]
-        status, out, err = _run(argv)
+        status, out, err = run_cli(argv)
         assert status == 0, err
         assert "(download, verified)" in out
         version = PRESETS[JSB[0]]["version"]
         assert (cache / JSB[0] / f"v{version}" / zoo.WEIGHTS_FILE).is_file()
-        status, out, _ = _run(["zoo", "download", JSB[0], "--cache-dir", str(cache), "--offline"])
+        status, out, _ = run_cli(["zoo", "download", JSB[0], "--cache-dir", str(cache), "--offline"])
         assert status == 0 and "(cache, verified)" in out
     finally:
         server.shutdown()

@@ -42,14 +42,7 @@ def _train_zoo():
 def _recipes():
     return _train_zoo().RECIPES
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    # Never read a user's cache: names resolve to the shipped zoo only.
-    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / "empty-cache"))
-    monkeypatch.setenv(zoo.OFFLINE_ENV, "1")
-    monkeypatch.delenv(zoo.ZOO_DIR_ENV, raising=False)
-    monkeypatch.delenv(zoo.URL_ENV, raising=False)
+pytestmark = pytest.mark.usefixtures("shipped_zoo_only")
 
 
 def test_zoo_is_listed_and_small():
