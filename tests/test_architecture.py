@@ -75,3 +75,21 @@ def test_keras_internals_still_match_keras():
     # The fused functions keras.layers.LSTM / GRU dispatch to (cuDNN on a GPU).
     assert keras_lstm_module.backend.lstm is keras_internals.backend_lstm
     assert keras_gru_module.backend.gru is keras_internals.backend_gru
+
+
+def test_subpackages_load_on_first_use_from_the_package():
+    # `import keras_rnnx; keras_rnnx.zoo.load(...)`, as the README writes it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, keras_rnnx\n"
+        "assert 'keras_rnnx.tuner' not in sys.modules\n"
+        "assert keras_rnnx.zoo.load is not None and keras_rnnx.training.train is not None\n"
+        "assert keras_rnnx.tuner.RNNHyperModel and keras_rnnx.datasets.get_task\n"
+        "assert {'zoo', 'training', 'tuner', 'datasets'} <= set(dir(keras_rnnx))\n"
+        "try:\n    keras_rnnx.nope\nexcept AttributeError as err:\n    assert 'nope' in str(err)\n"
+        "else:\n    raise SystemExit('no AttributeError')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
