@@ -226,9 +226,8 @@ def finalize(name, zoo_dir, wall=None, command=None):
     meta_path = directory / zoo.METADATA_FILE
     metadata = json.loads(meta_path.read_text())
     options = metadata["task"]["options"]
-    for key, value in recipe["task_options"].items():
-        if key == "path":
-            options["path"] = value
+    if "path" in recipe["task_options"]:  # stored relative to the data root
+        options["path"] = recipe["task_options"]["path"]
     command = command or metadata.get("training_command") or f"python scripts/train_zoo.py {name}"
     metadata["training_command"] = command
     if wall is None:
