@@ -222,6 +222,11 @@ def _add_train_parser(commands):
         default=1e-3, help="learning rate (default: %(default)s)",
     )  # fmt: skip
     fit.add_argument(
+        "--lr-schedule", type=_choice("lr-schedule", training.LR_SCHEDULES), default="constant",
+        metavar="NAME", help="constant, or cosine: decay to 5%% of --lr over the "
+        "--epochs (default: %(default)s)",
+    )  # fmt: skip
+    fit.add_argument(
         "--clipnorm", type=_positive_float, default=None,
         help="clip each gradient to this norm (default: no clipping)",
     )  # fmt: skip
@@ -324,6 +329,7 @@ def _train(args, parser):
         cell_options=cell_options,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
         clipnorm=args.clipnorm,
         epochs=args.epochs,
         batch_size=args.batch_size,

@@ -43,6 +43,12 @@ OPTIMIZERS = {
     "rmsprop": keras.optimizers.RMSprop,
 }
 """The optimizers of `compile_model` (``rnnx train --optimizer``), by name."""
+LR_SCHEDULES = ("constant", "cosine")
+"""Learning-rate schedules of `compile_model` (``rnnx train --lr-schedule``):
+``"constant"``, or ``"cosine"`` (`keras.optimizers.schedules.CosineDecay`
+from ``learning_rate`` down to ``COSINE_FINAL_FRACTION * learning_rate`` over
+``decay_steps`` optimizer steps)."""
+COSINE_FINAL_FRACTION = 0.05
 
 
 def _default_options(cell, units, options):
@@ -225,8 +231,15 @@ def build_model(
     return keras.Model(inputs, outputs, name=f"{task.name}_{cell}")
 
 
-def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None):
-    """A Keras optimizer by name (a key of `OPTIMIZERS`)."""
+def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None):
+    """A Keras optimizer by name (a key of `OPTIMIZERS`).
+
+    ``lr_schedule`` is one of `LR_SCHEDULES`; ``"cosine"`` needs
+    ``decay_steps``, the number of optimizer steps of the whole run (`train`
+    computes it from the epochs and the training split). The schedule is a
+    function of the optimizer's step count, which `keras.callbacks.
+    BackupAndRestore` restores, so a resumed run continues on the same curve.
+    """
     if optimizer not in OPTIMIZERS:
         raise ValueError(
             f"Unknown optimizer {optimizer!r}. Choose among: {', '.join(OPTIMIZERS)}."
@@ -239,14 +252,30 @@ def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None):
         isinstance(clipnorm, (int, float)) and not isinstance(clipnorm, bool) and clipnorm > 0
     ):
         raise ValueError(f"`clipnorm` must be a positive float or None; received {clipnorm!r}.")
-    return OPTIMIZERS[optimizer](learning_rate=learning_rate, clipnorm=clipnorm)
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"Unknown `lr_schedule` {lr_schedule!r}. Choose among: {', '.join(LR_SCHEDULES)}."
+        )
+    rate = learning_rate
+    if lr_schedule == "cosine":
+        if isinstance(decay_steps, bool) or not (isinstance(decay_steps, int) and decay_steps >= 1):
+            raise ValueError(
+                "`decay_steps` must be an int >= 1 with lr_schedule='cosine' (the "
+                f"optimizer steps of the whole run); received {decay_steps!r}."
+            )
+        rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps, alpha=COSINE_FINAL_FRACTION
+        )
+    return OPTIMIZERS[optimizer](learning_rate=rate, clipnorm=clipnorm)
 
 
-def compile_model(model, task, optimizer="adam", learning_rate=1e-3, clipnorm=None):
+def compile_model(
+    model, task, optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None
+):
     """Compile ``model`` with the task's loss (and accuracy for accuracy tasks)."""
     metrics = ["accuracy"] if task.metric == "accuracy" else None
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, clipnorm),
+        optimizer=make_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, decay_steps),
         loss=task.loss,
         weighted_metrics=metrics,
     )

@@ -56,6 +56,9 @@ LOSS_CURVES_FILE = "loss_curves.png"
 VOCABULARY_FILE = "vocabulary.json"
 # run.json keys that may change between a run and its resumption.
 _MAY_CHANGE_ON_RESUME = frozenset({"epochs", "patience"})
+# Settings added after runs were written: an older run file without the key
+# had this value.
+_RUN_DEFAULTS = {"lr_schedule": "constant"}
 
 
 @dataclasses.dataclass
@@ -306,7 +309,8 @@ def _prepare_work_dir(work, run, resume):
         changed = sorted(
             key
             for key in set(run) | set(previous)
-            if key not in _MAY_CHANGE_ON_RESUME and run.get(key) != previous.get(key)
+            if key not in _MAY_CHANGE_ON_RESUME
+            and run.get(key, _RUN_DEFAULTS.get(key)) != previous.get(key, _RUN_DEFAULTS.get(key))
         )
         if changed:
             details = "; ".join(
@@ -410,6 +414,7 @@ def train(
     optimizer="adam",
     learning_rate=1e-3,
     clipnorm=None,
+    lr_schedule="constant",
     epochs=10,
     batch_size=32,
     patience=None,
@@ -449,6 +454,9 @@ def train(
         optimizer: ``"adam"``, ``"sgd"`` or ``"rmsprop"``.
         learning_rate: float > 0.
         clipnorm: float > 0 or None, gradient clipping by norm.
+        lr_schedule: ``"constant"`` or ``"cosine"``: cosine decay from
+            ``learning_rate`` to 5 % of it over ``epochs`` epochs (see
+            `keras_rnnx.training.make_optimizer`).
         epochs: int >= 1, total epochs (counting those of an interrupted run).
         batch_size: int >= 1.
         patience: int >= 1 or None: stop after this many epochs without a
@@ -506,10 +514,17 @@ def train(
         architecture = {"model_config": model_config}
         build = lambda: zoo.model_from_config(model_config, source="model_config")  # noqa: E731
     optimization = {
-        "optimizer": optimizer, "learning_rate": learning_rate, "clipnorm": clipnorm,
-        "batch_size": batch_size, "epochs": epochs, "patience": patience, "seed": seed,
+        "optimizer": optimizer, "learning_rate": learning_rate, "lr_schedule": lr_schedule,
+        "clipnorm": clipnorm, "batch_size": batch_size, "epochs": epochs, "patience": patience,
+        "seed": seed,
     }  # fmt: skip
-    models.make_optimizer(optimizer, learning_rate, clipnorm)  # checks before any work
+    sizes = datasets.split_sizes(task, data_dir=data_dir)
+    custom_loop = distributed.needs_custom_loop(strategy)
+    # The custom loop's datasets hold global batches (batch_size per worker).
+    load_batch = batch_size * strategy.num_replicas_in_sync if custom_loop else batch_size
+    steps = epochs * -(-sizes["train"] // load_batch)  # for a schedule over the whole run
+    optimizer_args = (optimizer, learning_rate, clipnorm, lr_schedule, steps)
+    models.make_optimizer(*optimizer_args)  # checks before any work
     run = json.loads(json.dumps({"task": task_metadata(task), **architecture, **optimization}))
 
     keras.utils.set_random_seed(seed)
@@ -517,10 +532,8 @@ def train(
     with scope:
         model = build()
         _check_fits_task(model, task)
-        models.compile_model(model, task, optimizer, learning_rate, clipnorm)
+        models.compile_model(model, task, *optimizer_args)
 
-    sizes = datasets.split_sizes(task, data_dir=data_dir)
-    custom_loop = distributed.needs_custom_loop(strategy)
     chief, chief_work = _is_chief(strategy), work
     if custom_loop and not chief:  # the chief owns `work`; this worker a temporary one
         work = distributed.worker_work_dir(strategy)
@@ -530,8 +543,6 @@ def train(
         )  # fmt: skip
     else:
         epochs_done, history = _prepare_work_dir(work, run, resume)
-    # The custom loop's datasets hold global batches (batch_size per worker).
-    load_batch = batch_size * strategy.num_replicas_in_sync if custom_loop else batch_size
     train_data = datasets.load_split(
         task, "train", batch_size=load_batch, shuffle_seed=seed, data_dir=data_dir
     )
@@ -580,7 +591,7 @@ def train(
     best_value, best_epoch = _best(history, monitor)
     if custom_loop:  # evaluate and save a copy outside the multi-worker strategy
         model = distributed.plain_copy(model, build)
-        models.compile_model(model, task, optimizer, learning_rate, clipnorm)
+        models.compile_model(model, task, *optimizer_args)
     if (work / BEST_WEIGHTS_FILE).exists():
         model.load_weights(str(work / BEST_WEIGHTS_FILE))
     else:

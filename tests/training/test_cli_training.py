@@ -17,7 +17,8 @@ def adding_preset(tmp_path_factory, data_dir, adding_task):
     output = tmp_path_factory.mktemp("cli") / "adding_gru"
     argv = ["train", *adding_flags(data_dir), "--cell", "gru", "--cell-option", "reset_after=false",
             "--units", "4", "--epochs", "2", "--lr", "0.02", "--clipnorm", "1.0",
-            "--optimizer", "rmsprop", "--verbose", "0", "--output", str(output)]  # fmt: skip
+            "--optimizer", "rmsprop", "--lr-schedule", "cosine", "--verbose", "0",
+            "--output", str(output)]  # fmt: skip
     status, out, err = run_cli(argv)
     assert status == 0, err
     return output, out, argv
@@ -32,6 +33,7 @@ def test_train_prints_the_preset_and_its_metrics(adding_preset):
     assert "trivial baseline: mse 0.1667" in out
     assert metadata["training_command"] == "rnnx " + " ".join(argv)
     assert metadata["training"]["optimizer"] == "rmsprop" and metadata["training"]["clipnorm"] == 1.0
+    assert metadata["training"]["lr_schedule"] == "cosine"
     assert metadata["model"]["cell_options"] == {"reset_after": False}
 
 
@@ -115,6 +117,7 @@ def test_sample_refuses_a_model_that_does_not_generate(adding_preset):
         (["--lr", "0"], "--lr", "positive float"),
         (["--dropout", "1.0"], "--dropout", "[0, 1)"),
         (["--optimizer", "adamw"], "--optimizer", "choose among: adam, sgd, rmsprop"),
+        (["--lr-schedule", "step"], "--lr-schedule", "unknown lr-schedule 'step'; choose among: constant, cosine"),
         (["--epochs", "0"], "--epochs", "int >= 1"),
         (["--config", "x", "--cell", "gru"], "--config", "not allowed with --cell"),
     ],

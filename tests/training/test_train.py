@@ -167,6 +167,7 @@ def test_bad_arguments_fail_before_training(adding_task, tmp_path):
         ({"batch_size": 1.5}, "`batch_size`"),
         ({"patience": 0}, "`patience`"),
         ({"optimizer": "adamw"}, "Unknown optimizer"),
+        ({"lr_schedule": "linear"}, "Unknown `lr_schedule` 'linear'. Choose among: constant, cosine"),
         ({"cell": "nope"}, "Unknown cell"),
         ({"cell_options": {"peepholes": True}}, "Unknown option"),
     ]:
@@ -175,6 +176,51 @@ def test_bad_arguments_fail_before_training(adding_task, tmp_path):
     with pytest.raises(ValueError, match="Unknown task 'nope'"):
         training.train("nope", output=tmp_path / "x")
     assert os.listdir(tmp_path) == []
+
+
+def test_the_cosine_schedule_decays_over_the_whole_run_and_resumes_on_its_curve(tmp_path, adding_task):
+    # 64 training examples in batches of 16: 4 steps per epoch, 12 in 3 epochs.
+    settings = dict(output=tmp_path / "run", units=3, epochs=3, batch_size=16, learning_rate=0.1,
+                    lr_schedule="cosine", verbose=0)  # fmt: skip
+
+    def expected(step):  # CosineDecay from 0.1 to 5 % of it over 12 steps, by hand
+        return 0.1 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step, 12) / 12)))
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(adding_task, callbacks=[_Interrupt()], **settings)
+    with pytest.raises(ValueError, match="lr_schedule: 'cosine' then, 'constant' now"):
+        training.train(adding_task, **{**settings, "lr_schedule": "constant"})
+    result = training.train(adding_task, **settings)
+    assert result.metadata["training"]["resumed_from_epoch"] == 1
+    assert result.metadata["training"]["lr_schedule"] == "cosine"
+    optimizer = result.model.optimizer
+    assert int(optimizer.iterations.numpy()) == 12  # 4 restored + 8 trained
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(expected(12), rel=1e-5)
+    assert expected(12) == pytest.approx(0.005)
+    schedule = optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert {k: schedule["config"][k] for k in ("initial_learning_rate", "decay_steps", "alpha")} == {
+        "initial_learning_rate": 0.1, "decay_steps": 12, "alpha": 0.05,
+    }  # fmt: skip
+
+
+def test_a_run_file_written_before_lr_schedule_existed_resumes_as_constant(tmp_path, adding_task):
+    settings = dict(output=tmp_path / "run", units=3, epochs=2, batch_size=16, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(adding_task, callbacks=[_Interrupt()], **settings)
+    run_file = trainer.work_dir_for(tmp_path / "run") / "run.json"
+    old = json.loads(run_file.read_text())
+    del old["lr_schedule"]
+    run_file.write_text(json.dumps(old))
+    result = training.train(adding_task, **settings)
+    assert result.metadata["training"]["resumed_from_epoch"] == 1
+
+
+def test_make_optimizer_names_the_argument_at_fault():
+    with pytest.raises(ValueError, match="`decay_steps` must be an int >= 1 with lr_schedule='cosine'"):
+        training.make_optimizer("adam", 0.1, None, "cosine")
+    assert training.LR_SCHEDULES == ("constant", "cosine")
+    assert float(training.make_optimizer("adam", 0.1).learning_rate.numpy()) == pytest.approx(0.1)
 
 
 def test_early_stopping_continues_its_count_across_runs():
