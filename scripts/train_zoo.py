@@ -125,8 +125,15 @@ RECIPES = {
         "train": dict(cell="clockwork_rnn", units=32, learning_rate=3e-3, clipnorm=1.0, epochs=60, patience=10,
                       batch_size=32),
         "headline": ("test", "mse"),
-        "published": {"task baseline (predict the mean)": None},
-        "use": "The Clockwork RNN paper's waveform generation task at small scale.",
+        "published": {
+            "CW-RNN, ~500 params, one fixed waveform (reproduction in REFERENCES.md)": 0.0028,
+            "LSTM, ~500 params, the same": 0.082,
+        },
+        "use": "The Clockwork RNN paper's waveform task at small scale, in a form that tests "
+        "generalisation: every sequence is a new sum of 3 sines (periods 4-320 steps), predicted "
+        "one step ahead from its past values, where the paper generates one fixed waveform from "
+        "no input (docs/clockwork.md reproduces that). The published figures are for the paper's "
+        "form and are quoted for scale only.",
     },
     "parity_grid_lstm": {
         "description": "Tied 1-D Grid LSTM (along depth) on 8-bit parity",
