@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-tf test-jax bench clean
+.PHONY: demo test test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,16 @@ demo: $(VENV)/.installed-run
 	    --output $(DEMO_DIR)/adding_gru --overwrite
 	$(BIN)/rnnx eval $(DEMO_DIR)/adding_gru --data-dir $(DEMO_DIR)/data
 
-# The whole suite on the TensorFlow backend, then the layer tests again on JAX.
+# The suite on the TensorFlow backend, then the layer tests again on JAX.
+# Tests marked `slow` (real multi-process runs: SIGKILL and resume, the tuner's
+# chief and workers, multi-worker training, the benchmark's memory mode, the
+# GPU check's CPU smoke run) are left to `make test-slow`; CI runs both.
 test: $(VENV)/.installed-test
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 $(PYTEST_ARGS) tests
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q --durations=15 $(PYTEST_ARGS) -m "not tf_only and not one_backend" tests/layers
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not slow" $(PYTEST_ARGS) tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not tf_only and not one_backend and not slow" $(PYTEST_ARGS) tests/layers
+
+test-slow: $(VENV)/.installed-test
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m slow $(PYTEST_ARGS) tests
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python scripts/bench.py

@@ -47,6 +47,7 @@ def test_time_table_has_every_row_and_ratios(only, tmp_path, capsys):
     assert all(name in table for name in expected)
 
 
+@pytest.mark.slow
 def test_memory_mode_reports_growth_for_config_and_reference(tmp_path):
     bench = load_bench()
     out = tmp_path / "memory.json"

@@ -47,6 +47,7 @@ def _layer_class_names():
     return names
 
 
+@pytest.mark.slow
 def test_gpu_check_cpu_smoke(tmp_path):
     env = dict(os.environ)
     env["KERAS_BACKEND"] = "jax"

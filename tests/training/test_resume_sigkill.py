@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from keras_rnnx import zoo
 from keras_rnnx.training import trainer
 
@@ -31,6 +33,7 @@ def _history(work):
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_without_repeating_an_epoch(tmp_path, data_dir):
     output = tmp_path / "adding"
     work = trainer.work_dir_for(output)

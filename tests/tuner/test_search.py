@@ -5,7 +5,7 @@ Everything searches the tiny adding task (``TINY``), prepared once per module
 in a temporary data directory. The multi-process tests start
 ``python -m keras_rnnx.cli search`` in their own process groups and SIGKILL
 every group they started when they end; they are marked ``slow`` (they take
-20-60 s each) but stay in the default run.
+20-60 s each): ``make test-slow`` runs them, and CI runs it after ``make test``.
 """
 
 import csv
@@ -347,7 +347,9 @@ def _hyperband_plan(max_epochs, factor=3):
     return sum(oracle._get_size(b, r) for b in range(brackets) for r in range(oracle._get_num_rounds(b)))
 
 
-@pytest.mark.parametrize("tuner", ["random", "bayesian", "hyperband"])
+@pytest.mark.parametrize(
+    "tuner", ["random", pytest.param("bayesian", marks=pytest.mark.slow), pytest.param("hyperband", marks=pytest.mark.slow)]
+)
 def test_each_tuner_completes_a_two_trial_budget(tuner, tmp_path, data_dir):
     # Hyperband: epochs 3 plans 6 trials (3 + 1 in bracket 1, 2 in bracket 0); the budget stops it at 2.
     epochs = 3 if tuner == "hyperband" else 1
@@ -685,6 +687,7 @@ def test_a_dead_worker_between_trials_does_not_keep_the_chief(leased_oracle):
 
 
 
+@pytest.mark.slow
 def test_trial_processes_keep_the_tuner_memory_flat(tmp_path, data_dir):
     # In-process trials grow TensorFlow's memory by ~20 MiB each (measured over
     # 20 trials in docs/search.md); a fresh process per trial does not.
