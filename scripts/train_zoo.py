@@ -52,7 +52,7 @@ def _jsb(cell, description, **model):
         "description": description,
         "task": "jsb_chorales",
         "task_options": JSB,
-        "train": dict(cell=cell, clipnorm=1.0, epochs=200, patience=20, batch_size=8, **model),
+        "train": {"cell": cell, "clipnorm": 1.0, "epochs": 200, "patience": 20, "batch_size": 8, **model},
         "headline": ("test", "nll_nats_per_step"),
         "published": JSB_PUBLISHED,
         "use": "Polyphonic music modelling (Bach chorales, 88-note piano roll, quarter-note steps): "
@@ -92,8 +92,11 @@ RECIPES = {
     "jsb_grid_lstm": _jsb(
         "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3
     ),
+    # Version 2: version 1 (128 units, constant rate) reached test 8.4655, just
+    # above the 8.45 target, still improving slowly when it stopped at epoch 183.
     "jsb_depth_gated_lstm": _jsb(
-        "depth_gated_lstm", "Depth-gated LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3
+        "depth_gated_lstm", "Depth-gated LSTM on JSB Chorales", units=192, dropout=0.3, learning_rate=2e-3,
+        lr_schedule="cosine", patience=30,
     ),
     "adding600_gru": {
         "description": "GRU on the adding problem, T=600",
