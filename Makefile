@@ -42,9 +42,13 @@ demo: $(VENV)/.installed-run
 # Tests marked `slow` (real multi-process runs: SIGKILL and resume, the tuner's
 # chief and workers, multi-worker training, the benchmark's memory mode, the
 # GPU check's CPU smoke run) are left to `make test-slow`; CI runs both.
+# JAX's compilation cache: the layer tests compile the same programs many
+# times (a case's loop in its harness, save/load and masking tests).
+JAX_CACHE := build/jax-cache
 test: $(VENV)/.installed-test
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not slow" $(PYTEST_ARGS) tests
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not tf_only and not one_backend and not slow" $(PYTEST_ARGS) tests/layers
+	KERAS_BACKEND=jax JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+	    $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not tf_only and not one_backend and not slow" $(PYTEST_ARGS) tests/layers
 
 test-slow: $(VENV)/.installed-test
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m slow $(PYTEST_ARGS) tests

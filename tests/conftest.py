@@ -7,7 +7,10 @@ TensorFlow itself (its kernels, SavedModel export, ``jit_compile`` through
 Tests whose subject does not depend on the backend (argument checks, the
 float16 policy, the unmasked cell-by-hand comparison, which the NumPy
 reference tests cover on JAX) carry ``one_backend``: they run on the
-TensorFlow pass only, which keeps ``make test`` short.
+TensorFlow pass only, which keeps ``make test`` short. The per-case layer
+tests repeat on JAX for `tests.layers.harness.SECOND_BACKEND_CASES` (one case
+per code path of the engine). Real multi-process tests carry ``slow`` and run
+in ``make test-slow`` (CI runs both).
 """
 
 import os

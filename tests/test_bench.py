@@ -30,6 +30,7 @@ def test_clockwork_rows_use_the_issue_width():
     assert bench.CONFIGS["grid2d"].keras_ref == "keras_lstm_x2"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("only", ["grid2d,depth_gated", "lstm"])
 def test_time_table_has_every_row_and_ratios(only, tmp_path, capsys):
     bench = load_bench()

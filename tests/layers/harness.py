@@ -10,6 +10,7 @@ import dataclasses
 
 import keras
 import numpy as np
+import pytest
 
 from keras_rnnx import layers
 
@@ -94,6 +95,24 @@ LAYER_CASES = [
 ]
 
 CASE_IDS = [case.id for case in LAYER_CASES]
+
+SECOND_BACKEND_CASES = frozenset(
+    {"lstm", "peephole_lstm", "cifg_lstm", "lstm_fgr", "lstm_layer_norm", "lstm_proj",
+     "lstm_zoneout", "lstm_dropout", "gru", "gru_reset_before", "mut1", "mut3",
+     "depth_gated_lstm_all", "depth_gated_lstm_dropout", "clockwork_periods",
+     "grid_lstm_2d_tied_priority"}
+)  # fmt: skip
+"""The cases the JAX pass repeats: one per code path of the sequence engine
+(each layer class, and each option that adds ops: full gate recurrence, layer
+norm, projection, zoneout, dropout). The others differ from one of these only
+by flags of the step maths (Greff's variants, clipping, initialisers), which
+`test_reference_numpy` checks against NumPy on every backend."""
+
+LAYER_PARAMS = [
+    pytest.param(case, id=case.id, marks=() if case.id in SECOND_BACKEND_CASES else pytest.mark.one_backend)
+    for case in LAYER_CASES
+]
+"""`LAYER_CASES` for ``parametrize``, marked ``one_backend`` outside `SECOND_BACKEND_CASES`."""
 
 
 def case_by_id(case_id):

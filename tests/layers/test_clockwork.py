@@ -368,7 +368,7 @@ def test_jit_compile_model_matches_uncompiled():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("policy", [pytest.param("mixed_float16", marks=pytest.mark.one_backend), "mixed_bfloat16"])
 def test_mixed_precision(policy):
     keras.config.set_dtype_policy(policy)
     layer = ClockworkRNN(8, num_modules=8, module_sizes=[1] * 8, return_sequences=True, return_state=True)

@@ -9,8 +9,9 @@ from keras import ops
 
 import keras_rnnx
 from keras_rnnx import layers
-from tests.layers.harness import CASE_IDS
 from tests.layers.harness import LAYER_CASES
+from tests.layers.harness import LAYER_PARAMS
+from tests.layers.harness import SECOND_BACKEND_CASES
 from tests.layers.harness import case_by_id
 from tests.layers.harness import run_layer_test
 from tests.layers.harness import sequence_model
@@ -19,15 +20,19 @@ from tests.layers.harness import step_by_hand
 np_ = keras.ops.convert_to_numpy
 
 
-@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", LAYER_PARAMS)
 def test_layer_harness(case):
     run_layer_test(case)
 
 
+# float16 on every case, on the TensorFlow pass; bfloat16 on the cases of
+# `SECOND_BACKEND_CASES`, on both passes (the dtype plumbing is the engine's,
+# shared by every variant).
 @pytest.mark.parametrize(
-    "policy", [pytest.param("mixed_float16", marks=pytest.mark.one_backend), "mixed_bfloat16"]
+    "case, policy",
+    [pytest.param(c, "mixed_float16", id=f"{c.id}-mixed_float16", marks=pytest.mark.one_backend) for c in LAYER_CASES]
+    + [pytest.param(c, "mixed_bfloat16", id=f"{c.id}-mixed_bfloat16") for c in LAYER_CASES if c.id in SECOND_BACKEND_CASES],
 )
-@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
 def test_mixed_precision(case, policy):
     keras.config.set_dtype_policy(policy)
     compute = policy.split("_")[1]
@@ -42,7 +47,7 @@ def test_mixed_precision(case, policy):
     assert np.isfinite(history.history["loss"][0])
 
 
-@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", LAYER_PARAMS)
 def test_save_and_load_keras_file(case, tmp_path):
     model = sequence_model(case)
     x = case.inputs()
@@ -60,7 +65,7 @@ def test_save_and_load_keras_file(case, tmp_path):
     "masked",
     [pytest.param(False, marks=pytest.mark.one_backend, id="no_mask"), pytest.param(True, id="mask")],
 )
-@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", LAYER_PARAMS)
 def test_cell_stepped_by_hand_equals_layer(case, masked):
     x = case.inputs(batch=3, timesteps=6)
     mask = None

@@ -6,12 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from tests.layers.harness import CASE_IDS
-from tests.layers.harness import LAYER_CASES
+from tests.layers.harness import LAYER_PARAMS
 from tests.layers.harness import sequence_model
 
 
-@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", LAYER_PARAMS)
 def test_jit_compile_stays_on_and_matches_uncompiled(case):
     x = case.inputs(batch=4)
     y = np.ones((4, 1), "float32")
@@ -35,7 +34,7 @@ def test_jit_compile_stays_on_and_matches_uncompiled(case):
 
 
 @pytest.mark.tf_only
-@pytest.mark.parametrize("case", LAYER_CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", LAYER_PARAMS)
 def test_jit_compile_xla_graph_on_tensorflow(case):
     """The layer compiles under `tf.function(jit_compile=True)` directly."""
     import tensorflow as tf
