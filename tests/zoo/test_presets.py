@@ -70,6 +70,30 @@ def test_preset_has_a_recipe_and_a_card(name):
 
 
 @pytest.mark.parametrize("name", PRESETS)
+def test_preset_was_trained_by_its_recipe(name):
+    script = _train_zoo()
+    metadata = json.loads((ZOO / name / zoo.METADATA_FILE).read_text())
+    mismatches = script.recipe_mismatches(name, metadata)
+    if name in script.RETRAINING:  # declared: the recipe has moved on, and it must differ
+        assert mismatches, f"{name} matches its recipe: drop it from RETRAINING"
+    else:
+        assert mismatches == [], f"{name} differs from its recipe in scripts/train_zoo.py"
+
+
+def test_recipe_mismatches_names_each_setting():
+    script = _train_zoo()
+    metadata = json.loads((ZOO / "jsb_lstm" / zoo.METADATA_FILE).read_text())
+    metadata["model"]["units"] = 128
+    del metadata["training"]["patience"]
+    metadata["task"]["options"]["path"] = "elsewhere"
+    assert script.recipe_mismatches("jsb_lstm", metadata) == [
+        "units: 128 shipped, 256 in the recipe",
+        "patience: None shipped, 20 in the recipe",
+        "task option path: 'elsewhere' shipped, 'jsb_chorales' in the recipe",
+    ]
+
+
+@pytest.mark.parametrize("name", PRESETS)
 def test_preset_reproduces_its_headline_metric(name, tmp_path):
     preset = zoo.fetch(name)
     assert preset.source == "zoo"
