@@ -163,29 +163,24 @@ RETRAINING = {
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
 
-_MODEL_KEYS = ("cell", "units", "layers", "dropout", "recurrent_dropout", "embedding_dim", "cell_options")
-_TRAINING_KEYS = ("optimizer", "learning_rate", "lr_schedule", "clipnorm", "batch_size", "epochs", "patience", "seed")
-
-
 def recipe_mismatches(name, metadata):
     """The settings where ``metadata`` (a shipped preset's) differs from its recipe.
 
-    Compares the model, the optimisation and the task options; a setting the
-    recipe leaves out takes `keras_rnnx.training.train`'s default, and one the
-    metadata predates (``lr_schedule``) its value then.
+    Compares every argument of `keras_rnnx.training.train` that the metadata
+    records or the recipe sets (model and optimisation), then the task and its
+    options. A setting the recipe leaves out takes ``train``'s default; one the
+    metadata predates, its value then (`keras_rnnx.training.LEGACY_DEFAULTS`).
     """
     recipe = RECIPES[name]
-    defaults = {
-        key: param.default for key, param in inspect.signature(training.train).parameters.items()
-    }
-    then = {"lr_schedule": "constant", "cell_options": {}}
     found = {**metadata["model"], **metadata["training"]}
     out = []
-    for key in _MODEL_KEYS + _TRAINING_KEYS:
-        want = recipe["train"].get(key, defaults.get(key))
-        if key == "cell_options":
+    for key, parameter in inspect.signature(training.train).parameters.items():
+        if key not in found and key not in recipe["train"]:
+            continue
+        want = recipe["train"].get(key, parameter.default)
+        if key == "cell_options":  # `train` records None as {}
             want = want or {}
-        got = found.get(key, then.get(key))
+        got = found.get(key, training.LEGACY_DEFAULTS.get(key))
         if got != want:
             out.append(f"{key}: {got!r} shipped, {want!r} in the recipe")
     options = metadata["task"]["options"]
@@ -250,7 +245,7 @@ def _card(name, recipe, metadata, entry_headline, wall, command):
         "",
         f"- Parameters: {metadata['params']:,}; model: `{json.dumps(metadata['model'], sort_keys=True)}`.",
         f"- Optimiser: {training_info['optimizer']}, learning rate {training_info['learning_rate']} "
-        f"({training_info.get('lr_schedule', 'constant')}), "
+        f"({training_info.get('lr_schedule', training.LEGACY_DEFAULTS['lr_schedule'])}), "
         f"clipnorm {training_info['clipnorm']}, batch {training_info['batch_size']}, seed {training_info['seed']}; "
         f"{training_info['epochs_completed']} epochs run (at most {training_info['epochs']}, patience "
         f"{training_info['patience']}), best epoch {training_info['best_epoch']} (by {training_info['monitor']}).",

@@ -16,6 +16,7 @@ from keras_rnnx.training.metrics import evaluate
 from keras_rnnx.training.models import CELLS
 from keras_rnnx.training.models import OPTIMIZERS
 from keras_rnnx.training.models import LR_SCHEDULES
+from keras_rnnx.training.trainer import LEGACY_DEFAULTS
 from keras_rnnx.training.models import build_model
 from keras_rnnx.training.models import cell_options
 from keras_rnnx.training.models import check_cell_options

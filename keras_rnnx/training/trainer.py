@@ -56,9 +56,9 @@ LOSS_CURVES_FILE = "loss_curves.png"
 VOCABULARY_FILE = "vocabulary.json"
 # run.json keys that may change between a run and its resumption.
 _MAY_CHANGE_ON_RESUME = frozenset({"epochs", "patience"})
-# Settings added after runs were written: an older run file without the key
-# had this value.
-_RUN_DEFAULTS = {"lr_schedule": "constant"}
+LEGACY_DEFAULTS = {"lr_schedule": "constant"}
+"""Settings added after runs and presets were first recorded: a ``run.json``
+or ``metadata.json`` without the key had this value."""
 
 
 @dataclasses.dataclass
@@ -310,7 +310,7 @@ def _prepare_work_dir(work, run, resume):
             key
             for key in set(run) | set(previous)
             if key not in _MAY_CHANGE_ON_RESUME
-            and run.get(key, _RUN_DEFAULTS.get(key)) != previous.get(key, _RUN_DEFAULTS.get(key))
+            and run.get(key, LEGACY_DEFAULTS.get(key)) != previous.get(key, LEGACY_DEFAULTS.get(key))
         )
         if changed:
             details = "; ".join(
