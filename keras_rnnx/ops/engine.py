@@ -20,7 +20,10 @@ Inside the loop the recurrent kernels are used as per-gate column blocks
 was measured on (TF 2.21, B=64, T=100, D=64, U=256, LSTM train step) it took
 the step from 168 to 115 ms without XLA and from 137 to 110 ms with it, because
 the per-gate blocks and their gradient accumulators (256 KiB each) stay in
-cache where the fused 1 MiB kernel does not.
+cache where the fused 1 MiB kernel does not. That gain is TensorFlow's: under
+JAX's ``lax.scan`` (XLA on CPU, and on GPU) the blocks were slower than the
+fused kernel, so the blocks are used only on the backends in
+`PER_GATE_BLOCK_BACKENDS` (`docs/benchmarks.md`, "JAX backend").
 
 Per-step noise (zoneout) is drawn for every step before the loop by
 `uniform_noise`, which on TensorFlow uses the Philox generator: the default
@@ -88,8 +91,21 @@ def run_loop(
     )
 
 
+# Backends whose fused loop multiplies by per-gate kernel blocks; on the others
+# the loop multiplies by the whole kernel (the same maths, one matmul).
+PER_GATE_BLOCK_BACKENDS = ("tensorflow",)
+
+
+def per_gate_blocks():
+    """Whether the running backend's loop uses per-gate kernel blocks."""
+    return keras.backend.backend() in PER_GATE_BLOCK_BACKENDS
+
+
 def split_kernel_blocks(params, blocks):
     """Add ``{name}_blocks``: ``params[name]`` split into column blocks.
+
+    On a backend outside `PER_GATE_BLOCK_BACKENDS` nothing is added, and the
+    step maths multiplies by the whole kernel.
 
     Args:
         params: dict of weight tensors.
@@ -100,6 +116,8 @@ def split_kernel_blocks(params, blocks):
         a new dict with the extra entries.
     """
     out = dict(params)
+    if not per_gate_blocks():
+        return out
     for name, count in blocks.items():
         if params.get(name) is not None and count > 1:
             out[f"{name}_blocks"] = tuple(ops.split(params[name], count, axis=1))

@@ -54,6 +54,8 @@ from typing import Callable
 from keras import activations
 from keras import ops
 
+from keras_rnnx.ops.engine import per_gate_blocks
+
 DIMENSION_KINDS = ("lstm", "plain", "identity")
 DIMENSION_OPTIONS = ("name", "kind", "tied", "priority")
 
@@ -184,8 +186,11 @@ def split_block_kernels(params, structure, prefix=""):
     (``4`` for an LSTM dimension, ``1`` for a plain one): ``blocks[r][g]``
     is ``(units, units)``. Small blocks and their gradient accumulators stay
     in the CPU cache where a ``(N * units, 4 * units)`` kernel does not.
+    On a backend outside `PER_GATE_BLOCK_BACKENDS` nothing is added.
     """
     out = dict(params)
+    if not per_gate_blocks():
+        return out
     n = structure.num_dimensions
     for dim in structure.dimensions:
         if dim.kind == "identity":

@@ -1,8 +1,12 @@
 """The sequence engine: a compiled train step is traced once and reused."""
 
+import keras
 import numpy as np
 import pytest
 
+import keras_rnnx.layers
+from keras_rnnx.ops import engine
+from tests.gradients import backend_gradients
 from tests.layers.harness import LAYER_CASES
 from tests.layers.harness import sequence_model
 
@@ -35,3 +39,43 @@ def test_train_step_is_traced_once(case, jit_compile):
         model.train_on_batch(x, y)
     assert len(traces) == first
     assert model.jit_compile is jit_compile
+
+
+BLOCK_CASES = [
+    c
+    for c in LAYER_CASES
+    if c.id in ("lstm_fgr", "lstm_layer_norm", "gru", "mut2", "depth_gated_lstm", "grid_lstm_2d")
+]
+
+
+def test_per_gate_blocks_follow_the_backend():
+    cell = keras_rnnx.layers.LSTMCell(4)
+    cell.build((None, 3))
+    blocked = "recurrent_kernel_blocks" in cell.loop_params()
+    assert blocked is (keras.backend.backend() in engine.PER_GATE_BLOCK_BACKENDS)
+    assert engine.PER_GATE_BLOCK_BACKENDS == ("tensorflow",)
+
+
+@pytest.mark.parametrize("case", BLOCK_CASES, ids=[c.id for c in BLOCK_CASES])
+def test_blocked_and_whole_kernel_loops_agree(case, monkeypatch):
+    # The fused loop multiplies by per-gate blocks on TensorFlow and by the
+    # whole kernel elsewhere: both forms give the same outputs and gradients
+    # on the running backend.
+    layer = case.make(return_sequences=True)
+    x = case.inputs(batch=3, timesteps=6)
+    layer(x)
+
+    def loss_of(outputs):
+        return keras.ops.sum(keras.ops.square(outputs))
+
+    results = {}
+    for form, backends in (("blocks", (keras.backend.backend(),)), ("whole", ())):
+        monkeypatch.setattr(engine, "PER_GATE_BLOCK_BACKENDS", backends)
+        assert engine.per_gate_blocks() is (form == "blocks")
+        results[form] = {
+            "output": keras.ops.convert_to_numpy(layer(x)),
+            **backend_gradients(layer, x, loss_of),
+        }
+    assert results["blocks"].keys() == results["whole"].keys()
+    for name, value in results["blocks"].items():
+        np.testing.assert_allclose(value, results["whole"][name], rtol=1e-5, atol=1e-6, err_msg=name)
