@@ -65,3 +65,29 @@ def test_unknown_configuration_is_refused_with_the_choices(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--only", "lstmm"])
     assert "choose among" in capsys.readouterr().err
+
+
+def _run_xla_profile(tmp_path, backend, *extra):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, os.path.join(ROOT, "scripts", "xla_profile.py"),
+               "--batch", "2", "--timesteps", "4", "--features", "3", "--units", "8", *extra]  # fmt: skip
+    return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+
+
+def test_xla_profile_reports_temp_memory_against_the_reference(tmp_path):
+    out = tmp_path / "xla.json"
+    done = _run_xla_profile(tmp_path, "jax", "--only", "gru", "--json", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())["results"]
+    assert {"gru", "keras_gru", "naive_gru"} <= set(results)
+    assert all(r["temp_mib"] > 0 for r in results.values())
+    assert "/ keras ref" in done.stdout
+
+
+def test_xla_profile_refuses_tensorflow_naming_the_fix(tmp_path):
+    done = _run_xla_profile(tmp_path, "tensorflow", "--only", "gru")
+    assert done.returncode == 2
+    assert "KERAS_BACKEND=jax" in done.stderr

@@ -23,6 +23,7 @@ from keras import ops
 from keras import regularizers
 from keras import tree
 
+from keras_rnnx.ops import hoist_input_projection
 from keras_rnnx.ops import run_loop
 from keras_rnnx.ops import split_kernel_blocks
 from keras_rnnx.ops import uniform_noise
@@ -426,7 +427,7 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     # -- the fused loop ----------------------------------------------------
-    def prepare_loop(self, sequences, initial_state, training):
+    def prepare_loop(self, sequences, initial_state, training, project=True):
         """What every `inner_loop` computes before its time loop.
 
         Returns ``(params, projected, recurrent_mask)``: the cell's loop
@@ -439,7 +440,7 @@ class RecurrentLayer(keras.layers.RNN):
         if training and cell.dropout > 0:
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, 1)
-        projected = cell.input_projection(sequences, params)
+        projected = cell.input_projection(sequences, params) if project else sequences
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
@@ -449,8 +450,9 @@ class RecurrentLayer(keras.layers.RNN):
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
+        hoist = hoist_input_projection()
         params, projected, recurrent_mask = self.prepare_loop(
-            sequences, initial_state, training
+            sequences, initial_state, training, project=hoist
         )
         sequences = projected
         with_noise = bool(training) and cell.noise_size > 0
@@ -467,6 +469,8 @@ class RecurrentLayer(keras.layers.RNN):
             noise_t = None
             if with_noise:
                 inputs, noise_t = inputs
+            if not hoist:
+                inputs = cell.input_projection(inputs, params)
             return cell.recurrence(
                 inputs, list(states), params, recurrent_mask, noise_t
             )

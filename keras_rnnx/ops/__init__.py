@@ -7,6 +7,7 @@ describing the variant, so the same maths runs inside a cell called by
 and in the tests.
 """
 
+from keras_rnnx.ops.engine import hoist_input_projection
 from keras_rnnx.ops.engine import run_loop
 from keras_rnnx.ops.engine import split_kernel_blocks
 from keras_rnnx.ops.engine import uniform_noise

@@ -3,12 +3,22 @@
 A keras-rnnx layer splits each step into two parts:
 
 1. an *input projection* that depends only on ``x_t`` (``x_t @ W + b`` for every
-   gate at once, plus any per-step noise); it is computed for **all time steps in
-   one matmul** before the loop, and
+   gate at once, plus any per-step noise), which can be computed for **all time
+   steps in one matmul** before the loop, and
 2. a *recurrence* that depends on the previous state (one fused ``h @ U`` per
    step and the elementwise gate maths).
 
-`run_loop` runs part 2 over the pre-projected sequence with the backend's own
+Part 1 runs before the loop except on the platforms in
+`IN_LOOP_PROJECTION_PLATFORMS` (JAX on CPU), where the single-cell layers run
+it inside the loop, step by step (Clockwork, Grid and depth-gated layers
+always hoist theirs; JAX on a GPU keeps the hoisted form it was measured
+with): under ``lax.scan`` on
+CPU the hoisted projection measured slower (LSTM train step 185 ms against
+131 ms in the loop, Keras' 142 ms) and its ``(T, B, 4U)`` tensor, transposed
+copy and gradients doubled the step's XLA temporary memory at T=1000
+(1,578 MiB against 814 MiB, `scripts/xla_profile.py`).
+
+`run_loop` runs the step over the (pre-projected) sequence with the backend's own
 recurrent loop (`tf.while_loop` on TensorFlow, `lax.scan` on JAX), which
 implements masking (any padding side, fully masked rows), `go_backwards`,
 `unroll` and `zero_output_for_mask` exactly as `keras.layers.RNN` does. The loop
@@ -89,6 +99,27 @@ def run_loop(
         zero_output_for_mask=zero_output_for_mask,
         return_all_outputs=return_sequences,
     )
+
+
+# ``(backend, platform)`` pairs (see `platform`) on which the single-cell
+# layers project each step's input inside the loop; everywhere else the input
+# projection of all steps runs as one matmul before the loop.
+IN_LOOP_PROJECTION_PLATFORMS = (("jax", "cpu"),)
+
+
+def platform():
+    """``(backend name, JAX's default platform or None)`` of this process."""
+    backend = keras.backend.backend()
+    if backend != "jax":
+        return backend, None
+    import jax
+
+    return backend, jax.default_backend()
+
+
+def hoist_input_projection():
+    """Whether the input projection of all steps runs before the loop."""
+    return platform() not in IN_LOOP_PROJECTION_PLATFORMS
 
 
 # Backends whose fused loop multiplies by per-gate kernel blocks; on the others
