@@ -8,7 +8,9 @@ functions of `keras_rnnx.ops`: an input projection and a recurrence.
 Keras RNN API (masking, stateful, `initial_state`, `go_backwards`, `unroll`,
 `Bidirectional`, dropout masks drawn once per sequence) and replaces the loop
 body with the fused path of `keras_rnnx.ops.run_loop`: the input projection of
-every time step in one matmul before the loop, then only the recurrence inside.
+every time step in one matmul before the loop, then only the recurrence inside
+(with JAX on CPU, where that measured slower, the projection runs inside the
+loop; `keras_rnnx.ops.engine.hoist_input_projection`).
 Both paths call the same functions, so a cell stepped by hand and the layer give
 the same result.
 """
@@ -432,8 +434,10 @@ class RecurrentLayer(keras.layers.RNN):
 
         Returns ``(params, projected, recurrent_mask)``: the cell's loop
         parameters (`RecurrentCell.loop_params`), the input projection of all
-        steps at once (after the per-sequence input dropout mask) and the
-        per-sequence recurrent dropout mask (None when unused).
+        steps at once (after the per-sequence input dropout mask; with
+        ``project=False`` the masked inputs themselves, for a loop that
+        projects each step, see `keras_rnnx.ops.engine.hoist_input_projection`)
+        and the per-sequence recurrent dropout mask (None when unused).
         """
         cell = self.cell
         params = cell.loop_params()

@@ -75,7 +75,8 @@ class GRU(CudnnDispatch, RecurrentLayer):
 
     Same weights, gate order (z, r, h) and outputs as `keras.layers.GRU` in
     both ``reset_after`` modes; see `GRUCell` for the equations. The input
-    projections of all steps run in one matmul before the time loop.
+    projections of all steps run in one matmul before the time loop (inside
+    it with JAX on CPU, where that is faster).
 
     With ``reset_after=True`` (tanh and sigmoid, a bias, no
     ``recurrent_dropout``, no ``unroll``) the GRU is cuDNN's maths: on a

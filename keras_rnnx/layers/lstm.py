@@ -338,7 +338,8 @@ class LSTM(CudnnDispatch, RecurrentLayer):
     the weight layout.
 
     The input projections of all time steps are computed in one matmul before
-    the time loop, so the loop carries only the recurrent matmul.
+    the time loop, so the loop carries only the recurrent matmul (with JAX on
+    CPU, where that is slower, each step projects its own input).
 
     The plain LSTM (none of the variant options; tanh and sigmoid; a bias; no
     ``recurrent_dropout``, ``unroll``) is cuDNN's maths: on a TensorFlow GPU it
