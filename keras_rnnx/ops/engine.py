@@ -12,11 +12,11 @@ Part 1 runs before the loop except on the platforms in
 `IN_LOOP_PROJECTION_PLATFORMS` (JAX on CPU), where the single-cell layers run
 it inside the loop, step by step (Clockwork, Grid and depth-gated layers
 always hoist theirs; JAX on a GPU keeps the hoisted form it was measured
-with): under ``lax.scan`` on
-CPU the hoisted projection measured slower (LSTM train step 185 ms against
-131 ms in the loop, Keras' 142 ms) and its ``(T, B, 4U)`` tensor, transposed
-copy and gradients doubled the step's XLA temporary memory at T=1000
-(1,578 MiB against 814 MiB, `scripts/xla_profile.py`).
+with). Under ``lax.scan`` on CPU the hoisted projection measured slower (LSTM
+train step 185 ms against 131 ms in the loop, Keras' 142 ms), and its
+``(T, B, 4U)`` tensor, transposed copy and gradients doubled the step's XLA
+temporary memory at T=1000 (1,578 MiB against 814 MiB,
+`scripts/xla_profile.py`).
 
 `run_loop` runs the step over the (pre-projected) sequence with the backend's own
 recurrent loop (`tf.while_loop` on TensorFlow, `lax.scan` on JAX), which
@@ -31,8 +31,8 @@ was measured on (TF 2.21, B=64, T=100, D=64, U=256, LSTM train step) it took
 the step from 168 to 115 ms without XLA and from 137 to 110 ms with it, because
 the per-gate blocks and their gradient accumulators (256 KiB each) stay in
 cache where the fused 1 MiB kernel does not. That gain is TensorFlow's: under
-JAX's ``lax.scan`` (XLA on CPU, and on GPU) the blocks were slower than the
-fused kernel, so the blocks are used only on the backends in
+JAX's ``lax.scan`` the blocks were no faster on this CPU and cost the
+bfloat16 scan 8 % on an H200, so they are used only on the backends in
 `PER_GATE_BLOCK_BACKENDS` (`docs/benchmarks.md`, "JAX backend").
 
 Per-step noise (zoneout) is drawn for every step before the loop by
