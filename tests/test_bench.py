@@ -77,6 +77,7 @@ def _run_xla_profile(tmp_path, backend, *extra):
     return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_xla_profile_reports_temp_memory_against_the_reference(tmp_path):
     out = tmp_path / "xla.json"
     done = _run_xla_profile(tmp_path, "jax", "--only", "gru", "--json", str(out))
@@ -87,6 +88,7 @@ def test_xla_profile_reports_temp_memory_against_the_reference(tmp_path):
     assert "/ keras ref" in done.stdout
 
 
+@pytest.mark.slow
 def test_xla_profile_refuses_tensorflow_naming_the_fix(tmp_path):
     done = _run_xla_profile(tmp_path, "tensorflow", "--only", "gru")
     assert done.returncode == 2
