@@ -160,6 +160,7 @@ RETRAINING = {}
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
 
+
 def recipe_mismatches(name, metadata):
     """The settings where ``metadata`` (a shipped preset's) differs from its recipe.
 

@@ -30,7 +30,6 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -102,8 +101,7 @@ def main(argv=None):
               f"{r['gib_accessed']:>14.2f}")  # fmt: skip
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"arguments": vars(args), "results": results}, f, indent=1,
-                      default=list)  # fmt: skip
+            json.dump({"arguments": vars(args), "results": results}, f, indent=1)
         print(f"Wrote {args.json}")
     return 0
 

@@ -16,7 +16,6 @@ from keras_rnnx.training.metrics import evaluate
 from keras_rnnx.training.models import CELLS
 from keras_rnnx.training.models import OPTIMIZERS
 from keras_rnnx.training.models import LR_SCHEDULES
-from keras_rnnx.training.trainer import LEGACY_DEFAULTS
 from keras_rnnx.training.models import build_model
 from keras_rnnx.training.models import cell_options
 from keras_rnnx.training.models import check_cell_options
@@ -29,6 +28,7 @@ from keras_rnnx.training.sampling import sample_piano_roll
 from keras_rnnx.training.sampling import sample_text
 from keras_rnnx.training.sampling import stateful_stepper
 from keras_rnnx.training.sampling import write_midi
+from keras_rnnx.training.trainer import LEGACY_DEFAULTS
 from keras_rnnx.training.trainer import TrainResult
 from keras_rnnx.training.trainer import read_history
 from keras_rnnx.training.trainer import resolve_task

@@ -76,7 +76,7 @@ def test_gradient_matches_finite_differences(data, num_blocks):
         np.testing.assert_allclose(got[name], value, rtol=1e-3, atol=1e-4, err_msg=name)
 
 
-def test_gradient_of_float16_blocks_is_float16(data):
+def test_float16_blocks_normalise_in_float16_with_the_float32_gradient(data):
     x, _, _, weights = data
 
     def loss(x_):
