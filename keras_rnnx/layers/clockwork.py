@@ -297,6 +297,7 @@ class ClockworkRNN(RecurrentLayer):
             recurrent_mask=recurrent_mask,
             unroll=self.unroll,
             shared_clock=getattr(self, "_clock_is_shared", False),
+            return_sequences=self.return_sequences,
         )
         if not self.return_sequences:
             outputs = ops.expand_dims(last, 1)

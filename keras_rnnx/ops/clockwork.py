@@ -44,19 +44,19 @@ stepped by `keras.layers.RNN`, reads its clock state instead. Both give the
 same result.
 
 Module-wise sequence path. Without a mask the layer does not step all modules
-together: `clockwork_sequence` runs one loop per *group* of consecutive
-modules, slowest group first, over the ticks of the group's fastest module
-only. A group reads the previous state of the slower groups, which the earlier
-loops have already produced for every step, so their contribution
-``h'[slower] @ U[slower rows]`` is one matmul before the group's loop; the
-loop itself multiplies only the group's own block upper-triangular matrix and
-keeps the modules that do not tick at that step (``where``). Each loop
+together: `clockwork_sequence` runs one loop per module (or per *group* of
+consecutive modules, `module_groups`), slowest first, over the ticks of that
+module only. A module reads the previous state of the slower ones, which the
+earlier loops have already produced at their own ticks, so their contribution
+``h'[slower] @ U[slower rows]`` is one matmul per slower module at *its* rate
+(``(batch, ticks + 1, size)`` rows, not one per step), held and repeated to
+the faster module's ticks before its loop; the loop itself multiplies only
+the module's own ``(size, size)`` block (a group's block upper-triangular
+matrix, with a ``where`` keeping the modules that do not tick). Each loop
 iteration takes ``steps_per_iteration`` ticks (default 2), paying the loop's
-fixed cost once for them. `module_groups` picks the groups (default: the
-modules ticking at least every 4th step, then the slower ones), and one group
-per module gives exactly the work the schedule implies. There is no
-conditional in any loop (a conditional inside an XLA loop made its backward
-pass slower than the dense RNN).
+fixed cost once for them. There is no conditional in any loop (a conditional
+inside an XLA loop made its backward pass slower than the dense RNN), and no
+``(batch, timesteps, units)`` tensor unless the layer returns sequences.
 
 States: ``[h (units), clock (1)]``.
 """
@@ -71,6 +71,7 @@ from keras import ops
 
 from keras_rnnx.ops.engine import in_xla_context
 from keras_rnnx.ops.engine import run_loop
+from keras_rnnx.ops.engine import sequence_matmul
 
 # Largest N such that every integer in [0, N] is exactly representable.
 _EXACT_INTEGERS = {"float64": 2**53, "float32": 2**24, "float16": 2**11, "bfloat16": 2**8}
@@ -129,7 +130,7 @@ class ClockworkStructure:
 
 def clockwork_input_projection(x, params, structure):
     """``x @ kernel + bias`` for one step ``(batch, D)`` or all ``(batch, T, D)``."""
-    z = ops.matmul(x, params["kernel"])
+    z = sequence_matmul(x, params["kernel"])
     if params.get("bias") is not None:
         z = z + params["bias"]
     return z
@@ -310,66 +311,59 @@ def _group_tick_step(kernel, mask, activation, width, substeps):
     return step
 
 
-def _group_kernels(params, structure, start, stop):
-    """Recurrent weights of modules ``start..stop-1`` stepped as one group.
+def _group_kernels(params, structure, groups):
+    """The recurrent weights, cut for `clockwork_sequence`'s groups.
 
-    Returns ``(square, slow)``. ``square`` ``(w, w)``, ``w`` the group's units,
-    is its block upper-triangular recurrent matrix: column block ``k`` holds
-    the rows of ``recurrent_kernel_k`` that read modules ``k..stop-1``, below
-    constant zeros (no weight from a faster module into a slower one). ``slow``
-    ``(units - offsets[stop], w)`` (None for the slowest group) holds the rows
-    that read the slower modules.
+    Returns ``(squares, faster)``, one entry per group. ``squares[g]``
+    ``(w, w)``, ``w`` the group's units, is its block upper-triangular
+    recurrent matrix: column block ``k`` holds the rows of
+    ``recurrent_kernel_k`` that read modules ``k..stop-1``, below constant
+    zeros (no weight from a faster module into a slower one). ``faster[g]``
+    ``(w, offsets[start])`` holds the weights from group ``g`` into every
+    faster module (rows of group ``g`` in each faster ``recurrent_kernel_k``;
+    None for the fastest group).
     """
     s = structure
     off = s.offsets
-    squares, slows = [], []
-    for k in range(start, stop):
-        kernel = params[f"recurrent_kernel_{k}"]
-        if stop < s.num_modules:
-            own, slow = ops.split(kernel, [off[stop] - off[k]], axis=0)
-            slows.append(slow)
-        else:
-            own = kernel
-        if off[k] > off[start]:
-            zeros = ops.zeros((off[k] - off[start], s.module_sizes[k]), dtype=kernel.dtype)
-            own = ops.concatenate([zeros, own], axis=0)
-        squares.append(own)
+    squares, faster = [], [[] for _ in groups]
+    for g, (start, stop) in enumerate(groups):
+        own_blocks = []
+        for k in range(start, stop):
+            kernel = params[f"recurrent_kernel_{k}"]
+            # Rows of module k's kernel: its own group, then each slower group.
+            cuts = [off[b] - off[k] for _, b in groups[g:-1]]
+            rows = ops.split(kernel, cuts, axis=0) if cuts else [kernel]
+            own = rows[0]
+            if off[k] > off[start]:
+                zeros = ops.zeros((off[k] - off[start], s.module_sizes[k]), dtype=kernel.dtype)
+                own = ops.concatenate([zeros, own], axis=0)
+            own_blocks.append(own)
+            for j, block in zip(range(g + 1, len(groups)), rows[1:]):
+                faster[j].append(block)
+        squares.append(_join(own_blocks))
+    return squares, [_join(blocks) if blocks else None for blocks in faster]
 
-    def join(blocks):
-        return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=-1)
 
-    return join(squares), (join(slows) if slows else None)
+def _join(blocks):
+    return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=-1)
 
 
-def module_groups(structure, fast_period=4):
+def module_groups(structure):
     """How `clockwork_sequence` groups the modules into loops (default plan).
 
-    A loop iteration has a fixed cost that, at these sizes, exceeds the matmul
-    of one module, and each loop a fixed cost of its own. Modules whose
-    periods are multiples of a group's first period can run as that group:
-    one loop over the ticks of its fastest module, updating only the modules
-    that tick. The plan: the modules that tick at least every
-    ``fast_period``-th step form the first group (its loop runs every step
-    and multiplies their block matrix); the slower ones, whose loops are
-    short, form as few groups as the periods allow. For 8 modules of 64 units
-    with periods ``2**k`` that is modules 0-2 and 3-7; docs/clockwork.md has
-    the measurements behind it.
+    One loop per module, over that module's ticks only: exactly the work the
+    schedule implies. Grouping modules (one loop over the ticks of the
+    group's fastest module, a ``where`` keeping the others) pays off only if a
+    loop's fixed cost exceeds a module's matmul; since the slower modules'
+    contributions are computed at their own rate (`clockwork_sequence`), it
+    does not here: 8 modules of 64 units, periods ``2**k``, TF 2.21 with XLA,
+    train step 33-35 ms one loop per module against 52-53 ms for modules
+    0-2 and 3-7 together (docs/clockwork.md, "Speed").
 
     Returns:
         tuple of ``(start, stop)`` module ranges, fastest first.
     """
-    s = structure
-    groups, start = [], 0
-    for k in range(1, s.num_modules + 1):
-        fast = s.periods[start] <= fast_period
-        if (
-            k == s.num_modules
-            or s.periods[k] % s.periods[start]
-            or fast != (s.periods[k] <= fast_period)
-        ):
-            groups.append((start, k))
-            start = k
-    return tuple(groups)
+    return tuple((k, k + 1) for k in range(structure.num_modules))
 
 
 def _check_groups(groups, structure):
@@ -442,9 +436,43 @@ def _held_states(held, start, period, timesteps):
     return ops.slice(repeated, (0, start, 0), (batch, timesteps, features))
 
 
+def _slower_at_ticks(contribution, slow_first, slow_period, first, period, ticks):
+    """A slower group's contribution, held, at each tick of a faster group.
+
+    ``contribution`` ``(B, slow_ticks + 1, w)`` is ``held @ W`` for the slower
+    group's held states (initial state, then the state after each of its
+    ticks). The faster group's tick ``m`` is at step ``first + m * period``;
+    it reads the slower state from before that step, the one after the slower
+    group's last tick strictly before it: index
+    ``ceil((first + m * period - slow_first) / slow_period)`` (0 before the
+    first). With a shared clock and ``slow_period = r * period`` that is a
+    repeat by ``r`` and a slice; otherwise a gather.
+    """
+    if len(ops.shape(first)) != 2 and slow_period % period == 0:
+        r = slow_period // period
+        q = (slow_first - first) // period  # in [0, r)
+        return _held_states(contribution, r - 1 - q, r, ticks)
+    m = ops.arange(ticks, dtype="int32")
+    if len(ops.shape(first)) == 2:
+        m = ops.expand_dims(m, 0)
+    index = -((slow_first - first - m * period) // slow_period)
+    if len(ops.shape(first)) == 2:
+        return _gather_steps(contribution, index)
+    return ops.take(contribution, index, axis=1)
+
+
+def _last_held(held, first, period, timesteps):
+    """``held`` at the group's tick count after ``timesteps`` steps: ``(B, w)``."""
+    index = (timesteps - 1 - first + period) // period
+    if len(ops.shape(first)) == 2:
+        return ops.squeeze(_gather_steps(held, index), axis=1)
+    batch, _, width = ops.shape(held)
+    return ops.squeeze(ops.slice(held, (0, index, 0), (batch, 1, width)), axis=1)
+
+
 def clockwork_sequence(
     z, initial_state, params, structure, recurrent_mask=None, unroll=False,
-    shared_clock=False, groups=None, steps_per_iteration=2,
+    shared_clock=False, groups=None, steps_per_iteration=2, return_sequences=True,
 ):
     """The whole unmasked sequence, one loop per group of modules over its ticks.
 
@@ -458,12 +486,15 @@ def clockwork_sequence(
 
     Groups run slowest first. Group ``g`` (base period ``P``, first tick at
     step ``f``) produces ``held_g`` ``(batch, ticks + 1, width)``: its initial
-    state, then its state after each of its ticks; the state after step ``t``
-    is ``held_g[(t - f + P) // P]``: with a shared clock, ``held_g`` repeated
-    ``P`` times along time, then sliced, and the tick steps a slice and a
-    reshape; per row, gathers. Modules are split and joined with `ops.split` /
-    `ops.concatenate`: on TensorFlow the gradient of a strided slice of a
-    ``(B, T, F)`` tensor cost 10-25 ms each here, more than the loops.
+    state, then its state after each of its ticks. Its contribution to every
+    faster module is one matmul on ``held_g`` (at the slow group's own rate,
+    not per step), which each faster group then reads at its ticks
+    (`_slower_at_ticks`: a repeat and a slice with a shared clock, per row a
+    gather). Nothing of size ``(batch, timesteps, units)`` is built unless
+    ``return_sequences``: the state after step ``t`` is
+    ``held_g[(t - f + P) // P]``. Modules are split and joined with
+    `ops.split` / `ops.concatenate`: on TensorFlow the gradient of a strided
+    slice of a ``(B, T, F)`` tensor cost 10-25 ms each here, more than the loops.
 
     Args:
         z: ``(batch, timesteps, units)``, from `clockwork_input_projection`,
@@ -478,10 +509,11 @@ def clockwork_sequence(
             `module_groups`).
         steps_per_iteration: ticks a loop takes per iteration (the loop
             overhead is paid once for them); a loop with fewer ticks takes one.
+        return_sequences: whether to build ``outputs``; if False it is None.
 
     Returns:
         ``(last_output, outputs, [h, clock])`` like `run_loop`, with
-        ``outputs`` ``(batch, timesteps, units)``.
+        ``outputs`` ``(batch, timesteps, units)`` or None.
     """
     s = structure
     groups = module_groups(s) if groups is None else tuple(tuple(g) for g in groups)
@@ -497,44 +529,45 @@ def clockwork_sequence(
     clocks = ops.cast(ops.round(clock0), "int32")  # (B, 1)
     c0 = clocks[0, 0] if shared_clock else clocks
 
-    def split_groups(tensor):
-        cuts = [off[a] for a, _ in groups[1:]]
+    def split_groups(tensor, count=len(groups)):
+        """``tensor``'s last axis cut into the first ``count`` groups' units."""
+        cuts = [off[a] for a, _ in groups[1:count]]
         return ops.split(tensor, cuts, axis=-1) if cuts else [tensor]
 
     z_g, h0_g = split_groups(z), split_groups(h0)
     mask_g = [None] * len(groups) if recurrent_mask is None else split_groups(recurrent_mask)
-    after = [None] * len(groups)  # state of group g after each step, (B, T, w_g)
-    before = [None] * len(groups)  # state of group g before each step
+    squares, faster = _group_kernels(params, s, groups)
+    # incoming[g]: (slower group's first tick, period, contribution to g).
+    incoming = [[] for _ in groups]
+    after, last = [None] * len(groups), [None] * len(groups)
     for g in reversed(range(len(groups))):
         start, stop = groups[g]
         period = s.periods[start]
         ticks = -(-timesteps // period)  # the most ticks that fit in the sequence
         first = ops.mod(-c0, period)  # (c0 + first) mod period == 0
-        square, slow_kernel = _group_kernels(params, s, start, stop)
         z_ticks = _every_period(z_g[g], first, period, ticks)
-        if slow_kernel is not None:
-            # The slower groups' state before each tick: one matmul for all.
-            slow = before[g + 1] if g + 2 == len(groups) else ops.concatenate(before[g + 1 :], -1)
-            if recurrent_mask is not None:
-                slow = slow * ops.expand_dims(ops.concatenate(mask_g[g + 1 :], -1), 1)
-            slow = _every_period(slow, first, period, ticks)
-            z_ticks = z_ticks + ops.matmul(slow, slow_kernel)
+        for slow_first, slow_period, contribution in incoming[g]:
+            z_ticks = z_ticks + _slower_at_ticks(
+                contribution, slow_first, slow_period, first, period, ticks
+            )
         tick_states = _run_group(
-            s, start, stop, z_ticks, h0_g[g], square, mask_g[g], c0, first, ticks,
+            s, start, stop, z_ticks, h0_g[g], squares[g], mask_g[g], c0, first, ticks,
             steps_per_iteration, unroll,
         )
         held = ops.concatenate([ops.expand_dims(h0_g[g], 1), tick_states], axis=1)
-        if period == 1:
-            after[g] = tick_states
-        else:
-            after[g] = _held_states(held, period - first, period, timesteps)
-        if g > 0:
-            before[g] = _held_states(held, period - 1 - first, period, timesteps)
-    outputs = after[0] if len(after) == 1 else ops.concatenate(after, axis=-1)
-    if isinstance(timesteps, int):
-        last = ops.squeeze(ops.split(outputs, [timesteps - 1], axis=1)[1], axis=1)
-    else:
-        last = ops.take(outputs, timesteps - 1, axis=1)
+        if faster[g] is not None:
+            h_in = held if mask_g[g] is None else held * ops.expand_dims(mask_g[g], 1)
+            parts = split_groups(sequence_matmul(h_in, faster[g]), g)
+            for k in range(g):
+                incoming[k].append((first, period, parts[k]))
+        last[g] = _last_held(held, first, period, timesteps)
+        if return_sequences:
+            if period == 1:
+                after[g] = tick_states
+            else:
+                after[g] = _held_states(held, period - first, period, timesteps)
+    last = _join(last)
+    outputs = _join(after) if return_sequences else None
     clock = ops.mod(clocks + timesteps, s.period_lcm)
     clock = ops.cast(clock, clock0.dtype)
     return last, outputs, [last, clock]

@@ -155,6 +155,22 @@ def split_kernel_blocks(params, blocks):
     return out
 
 
+def sequence_matmul(x, kernel):
+    """``x @ kernel`` for ``x`` ``(..., D)``, computed as one 2-D matmul.
+
+    XLA on CPU lowers a matmul whose left operand has a batch *and* a time
+    axis, and whose gradient contracts over both, to a slower kernel than
+    the same product on ``(batch * time, D)``: for ``(64, 100, 64) @ (64, 512)``
+    the gradient of ``sum((x @ k) ** 2)`` took 17.3 ms under JAX on the
+    2-core CPU, 5.3 ms reshaped (a one-off timing, 20 calls, median).
+    """
+    if len(x.shape) == 2:
+        return ops.matmul(x, kernel)
+    lead = ops.shape(x)[:-1]
+    out = ops.matmul(ops.reshape(x, (-1, x.shape[-1])), kernel)
+    return ops.reshape(out, (*lead, kernel.shape[-1]))
+
+
 def uniform_noise(shape, dtype, seed_generator):
     """Uniform noise in [0, 1), drawn from ``seed_generator``.
 
