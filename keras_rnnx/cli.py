@@ -230,6 +230,13 @@ def _add_train_parser(commands):
         "--clipnorm", type=_positive_float, default=None,
         help="clip each gradient to this norm (default: no clipping)",
     )  # fmt: skip
+    fit.add_argument(
+        "--dtype-policy", type=_choice("dtype-policy", training.DTYPE_POLICIES),
+        default="float32", metavar="NAME",
+        help="train under this Keras dtype policy, among: "
+        f"{', '.join(training.DTYPE_POLICIES)}; the preset is float32 either way "
+        "(default: %(default)s)",
+    )  # fmt: skip
     fit.add_argument("--epochs", type=_int_at_least(1), default=10, help="(default: %(default)s)")
     fit.add_argument("--batch-size", type=_int_at_least(1), default=32, help="(default: %(default)s)")
     fit.add_argument(
@@ -308,6 +315,11 @@ def _train(args, parser):
     if args.config is not None:
         if given:
             parser.error(f"argument --config: not allowed with {', '.join(given)}.")
+        if args.dtype_policy != "float32":
+            parser.error(
+                "argument --dtype-policy: not allowed with --config (the config "
+                "keeps its own layers' dtypes); drop one of them."
+            )
         model_config = _read_config_argument(args.config)
     cell = args.cell or "lstm"
     cell_options = _options(args.cell_option, "--cell-option", parser)
@@ -330,6 +342,7 @@ def _train(args, parser):
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         lr_schedule=args.lr_schedule,
+        dtype_policy=args.dtype_policy,
         clipnorm=args.clipnorm,
         epochs=args.epochs,
         batch_size=args.batch_size,

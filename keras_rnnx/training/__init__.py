@@ -14,6 +14,7 @@ from keras_rnnx.training.metrics import METRICS
 from keras_rnnx.training.metrics import MetricAccumulator
 from keras_rnnx.training.metrics import evaluate
 from keras_rnnx.training.models import CELLS
+from keras_rnnx.training.models import DTYPE_POLICIES
 from keras_rnnx.training.models import OPTIMIZERS
 from keras_rnnx.training.models import LR_SCHEDULES
 from keras_rnnx.training.models import build_model

@@ -49,6 +49,12 @@ LR_SCHEDULES = ("constant", "cosine")
 from ``learning_rate`` down to ``COSINE_FINAL_FRACTION * learning_rate`` over
 ``decay_steps`` optimizer steps)."""
 COSINE_FINAL_FRACTION = 0.05
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+"""Dtype policies `keras_rnnx.training.train` trains under (``rnnx train
+--dtype-policy``): ``"float32"``, or ``"mixed_bfloat16"`` (bfloat16
+computations, float32 weights; no loss scaling needed). The preset is always
+written and evaluated as a float32 model. ``"mixed_float16"`` is not offered:
+it needs loss scaling, and on CPUs float16 matmuls are not faster."""
 
 
 def _default_options(cell, units, options):
@@ -120,6 +126,7 @@ def build_model(
     dropout=0.0,
     recurrent_dropout=0.0,
     embedding_dim=None,
+    dtype_policy=None,
     **cell_options,
 ):
     """A model for ``task``: input, recurrent layers, ``Dense`` head.
@@ -155,6 +162,9 @@ def build_model(
         dropout: float in [0, 1), the cells' input dropout.
         recurrent_dropout: float in [0, 1), the cells' recurrent dropout.
         embedding_dim: int >= 1, for integer inputs (default: ``units``).
+        dtype_policy: None (Keras' global policy) or a name of
+            `DTYPE_POLICIES`, given to every layer but the head, which stays
+            float32 (its softmax and the loss in full precision).
         **cell_options: further arguments of the layer (see `cell_options`),
             e.g. ``peephole=True, forget_bias=1.0`` for ``lstm``.
 
@@ -173,7 +183,11 @@ def build_model(
     _check_rate("recurrent_dropout", recurrent_dropout)
     if embedding_dim is not None:
         _check_int("embedding_dim", embedding_dim, 1)
+    check_dtype_policy(dtype_policy)
     options = {**_default_options(cell, units, cell_options), **cell_options}
+    if dtype_policy is not None:
+        options["dtype"] = dtype_policy
+    body = {} if dtype_policy is None else {"dtype": dtype_policy}
     integer_input = "int" in str(task.input_dtype)
 
     shape = tuple(task.input_shape)
@@ -191,7 +205,7 @@ def build_model(
     if integer_input:
         vocabulary_size = len(task.vocabulary) if task.vocabulary else task.output_units
         x = keras.layers.Embedding(
-            vocabulary_size, embedding_dim or units, name="embedding"
+            vocabulary_size, embedding_dim or units, name="embedding", **body
         )(x)
 
     if cell == "grid_lstm_1d":
@@ -210,11 +224,11 @@ def build_model(
         x = keras.layers.Flatten(name="flatten")(x)
         for index in range(layers):
             if dropout:
-                x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+                x = keras.layers.Dropout(dropout, name=f"dropout_{index}", **body)(x)
             x = layer_class(units, name=f"{cell}_{index}", **options)(x)
     else:
         if cell in _NEEDS_UNITS_INPUT and x.shape[-1] != units:
-            x = keras.layers.Dense(units, name="input_projection")(x)
+            x = keras.layers.Dense(units, name="input_projection", **body)(x)
         for index in range(layers):
             last = index == layers - 1
             x = layer_class(
@@ -226,9 +240,22 @@ def build_model(
                 **options,
             )(x)
     outputs = keras.layers.Dense(
-        task.output_units, activation=task.output_activation, name="head"
+        task.output_units,
+        activation=task.output_activation,
+        name="head",
+        **({} if dtype_policy is None else {"dtype": "float32"}),
     )(x)
     return keras.Model(inputs, outputs, name=f"{task.name}_{cell}")
+
+
+def check_dtype_policy(dtype_policy):
+    """Raise a ValueError unless ``dtype_policy`` is None or in `DTYPE_POLICIES`."""
+    if dtype_policy is not None and dtype_policy not in DTYPE_POLICIES:
+        raise ValueError(
+            f"Unknown `dtype_policy` {dtype_policy!r}. Choose among: "
+            f"{', '.join(DTYPE_POLICIES)} (mixed_float16 needs loss scaling "
+            "and is not offered)."
+        )
 
 
 def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None):

@@ -34,6 +34,7 @@ def test_train_prints_the_preset_and_its_metrics(adding_preset):
     assert metadata["training_command"] == "rnnx " + " ".join(argv)
     assert metadata["training"]["optimizer"] == "rmsprop" and metadata["training"]["clipnorm"] == 1.0
     assert metadata["training"]["lr_schedule"] == "cosine"
+    assert metadata["training"]["dtype_policy"] == "float32"
     assert metadata["model"]["cell_options"] == {"reset_after": False}
 
 
@@ -119,6 +120,8 @@ def test_sample_refuses_a_model_that_does_not_generate(adding_preset):
         (["--optimizer", "adamw"], "--optimizer", "choose among: adam, sgd, rmsprop"),
         (["--lr-schedule", "step"], "--lr-schedule", "unknown lr-schedule 'step'; choose among: constant, cosine"),
         (["--epochs", "0"], "--epochs", "int >= 1"),
+        (["--dtype-policy", "mixed_float16"], "--dtype-policy", "unknown dtype-policy 'mixed_float16'; choose among: float32, mixed_bfloat16"),
+        (["--config", "x", "--dtype-policy", "mixed_bfloat16"], "--dtype-policy", "not allowed with --config"),
         (["--config", "x", "--cell", "gru"], "--config", "not allowed with --cell"),
     ],
 )

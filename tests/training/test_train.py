@@ -170,12 +170,41 @@ def test_bad_arguments_fail_before_training(adding_task, tmp_path):
         ({"lr_schedule": "linear"}, "Unknown `lr_schedule` 'linear'. Choose among: constant, cosine"),
         ({"cell": "nope"}, "Unknown cell"),
         ({"cell_options": {"peepholes": True}}, "Unknown option"),
+        ({"dtype_policy": "mixed_float16"}, "Unknown `dtype_policy` 'mixed_float16'. Choose among: float32, mixed_bfloat16"),
     ]:
         with pytest.raises(ValueError, match=message):
             training.train(adding_task, output=tmp_path / "x", **kwargs)
     with pytest.raises(ValueError, match="Unknown task 'nope'"):
         training.train("nope", output=tmp_path / "x")
+    config = zoo.model_config(training.build_model(adding_task, "gru", units=2))
+    with pytest.raises(ValueError, match="`dtype_policy='mixed_bfloat16'` applies to a model built from the flags"):
+        training.train(adding_task, output=tmp_path / "x", model_config=config, dtype_policy="mixed_bfloat16")
     assert os.listdir(tmp_path) == []
+
+
+def test_mixed_bfloat16_trains_in_bfloat16_and_writes_a_float32_preset(tmp_path, adding_task):
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append({layer.name: layer.dtype_policy.name for layer in self.model.layers})
+
+    result = training.train(
+        adding_task, output=tmp_path / "bf16", cell="gru", units=4, epochs=2, batch_size=16,
+        dtype_policy="mixed_bfloat16", verbose=0, callbacks=[Record()],
+    )  # fmt: skip
+    # Trained: every layer but the input and the head computes in bfloat16.
+    assert seen[0]["gru_0"] == "mixed_bfloat16" and seen[0]["head"] == "float32"
+    # Written and measured: a float32 model.
+    model, metadata = zoo.load_preset(result.preset_dir)
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert metadata["training"]["dtype_policy"] == "mixed_bfloat16"
+    assert [w.dtype for w in model.weights] == ["float32"] * len(model.weights)
+    again = training.evaluate(model, adding_task, "test", batch_size=16)
+    assert again == metadata["metrics"]["test"]
+    # The float32 preset holds the trained weights.
+    for restored, trained in zip(model.weights, result.model.weights):
+        np.testing.assert_array_equal(restored.numpy(), trained.numpy())
 
 
 def test_the_cosine_schedule_decays_over_the_whole_run_and_resumes_on_its_curve(tmp_path, adding_task):
@@ -210,7 +239,7 @@ def test_a_run_file_written_before_lr_schedule_existed_resumes_as_constant(tmp_p
         training.train(adding_task, callbacks=[_Interrupt()], **settings)
     run_file = trainer.work_dir_for(tmp_path / "run") / "run.json"
     old = json.loads(run_file.read_text())
-    del old["lr_schedule"]
+    del old["lr_schedule"], old["dtype_policy"]
     run_file.write_text(json.dumps(old))
     result = training.train(adding_task, **settings)
     assert result.metadata["training"]["resumed_from_epoch"] == 1
