@@ -65,14 +65,19 @@ def _text(cell, description, **model):
     # 200-step windows (nanoGPT's context is 256), dropout 0.5 on both layers'
     # inputs and a cosine decay: version 1 (100 steps, dropout 0.2, constant
     # rate, 12 epochs) overfitted to train 1.17 / validation 1.50 nats.
+    # Version 2 (this recipe, 16 epochs) was still improving at its last
+    # epoch (LSTM 1.4994, GRU 1.4950).
     return {
         "description": description,
         "task": "text",
         "task_options": {**TEXT, "timesteps": 200},
-        "train": dict(
-            cell=cell, units=512, layers=2, dropout=0.5, embedding_dim=64, learning_rate=2e-3,
-            lr_schedule="cosine", clipnorm=1.0, epochs=16, batch_size=32, seed=0, **model
-        ),
+        "train": {
+            **dict(
+                cell=cell, units=512, layers=2, dropout=0.5, embedding_dim=64, learning_rate=2e-3,
+                lr_schedule="cosine", clipnorm=1.0, epochs=16, batch_size=32, seed=0,
+            ),
+            **model,
+        },
         "headline": ("validation", "nats_per_char"),
         "published": TEXT_PUBLISHED,
         "use": "Character-level generation in the style of Tiny Shakespeare; a baseline for "
@@ -149,13 +154,18 @@ RECIPES = {
         "published": {"Kalchbrenner et al. 2015 (k up to 250, far larger nets)": 1.0},
         "use": "The Grid LSTM paper's parity task at small scale (k=8; docs/grid_lstm.md has k=16..64).",
     },
-    "shakespeare_lstm": _text("lstm", "LSTM character model of Tiny Shakespeare (flagship)"),
+    # Version 3: twice the epochs, trained in bfloat16 (1.7x faster steps on
+    # this CPU; the preset is float32), the same model.
+    "shakespeare_lstm": _text(
+        "lstm", "LSTM character model of Tiny Shakespeare (flagship)",
+        epochs=32, dtype_policy="mixed_bfloat16",
+    ),
     "shakespeare_gru": _text("gru", "GRU character model of Tiny Shakespeare"),
     "shakespeare_cifg_lstm": _text("cifg_lstm", "CIFG LSTM character model of Tiny Shakespeare"),
 }
 
 
-RETRAINING = {}
+RETRAINING = {"shakespeare_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
