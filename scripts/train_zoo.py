@@ -155,7 +155,8 @@ RECIPES = {
         "use": "The Grid LSTM paper's parity task at small scale (k=8; docs/grid_lstm.md has k=16..64).",
     },
     # Version 3: twice the epochs, trained in bfloat16 (1.7x faster steps on
-    # this CPU; the preset is float32), the same model.
+    # this CPU; the preset is float32), the same model: validation 1.4656
+    # (best epoch 32 of 32; version 2: 1.4994).
     "shakespeare_lstm": _text(
         "lstm", "LSTM character model of Tiny Shakespeare (flagship)",
         epochs=32, dtype_policy="mixed_bfloat16",
@@ -165,7 +166,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"shakespeare_lstm"}
+RETRAINING = {}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
