@@ -448,15 +448,16 @@ def _slower_at_ticks(contribution, slow_first, slow_period, first, period, ticks
     first). With a shared clock and ``slow_period = r * period`` that is a
     repeat by ``r`` and a slice; otherwise a gather.
     """
-    if len(ops.shape(first)) != 2 and slow_period % period == 0:
+    per_row = len(ops.shape(first)) == 2
+    if not per_row and slow_period % period == 0:
         r = slow_period // period
         q = (slow_first - first) // period  # in [0, r)
         return _held_states(contribution, r - 1 - q, r, ticks)
     m = ops.arange(ticks, dtype="int32")
-    if len(ops.shape(first)) == 2:
+    if per_row:
         m = ops.expand_dims(m, 0)
     index = -((slow_first - first - m * period) // slow_period)
-    if len(ops.shape(first)) == 2:
+    if per_row:
         return _gather_steps(contribution, index)
     return ops.take(contribution, index, axis=1)
 
