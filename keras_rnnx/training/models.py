@@ -184,10 +184,8 @@ def build_model(
     if embedding_dim is not None:
         _check_int("embedding_dim", embedding_dim, 1)
     check_dtype_policy(dtype_policy)
-    options = {**_default_options(cell, units, cell_options), **cell_options}
-    if dtype_policy is not None:
-        options["dtype"] = dtype_policy
     body = {} if dtype_policy is None else {"dtype": dtype_policy}
+    options = {**_default_options(cell, units, cell_options), **cell_options, **body}
     integer_input = "int" in str(task.input_dtype)
 
     shape = tuple(task.input_shape)
