@@ -156,17 +156,18 @@ RECIPES = {
     },
     # Version 3: twice the epochs, trained in bfloat16 (1.7x faster steps on
     # this CPU; the preset is float32), the same model: validation 1.4656
-    # (best epoch 32 of 32; version 2: 1.4994).
+    # (best epoch 32 of 32; version 2: 1.4994), but train 1.0800: it overfits.
+    # Version 4 adds recurrent dropout 0.2 (one mask per sequence on h).
     "shakespeare_lstm": _text(
         "lstm", "LSTM character model of Tiny Shakespeare (flagship)",
-        epochs=32, dtype_policy="mixed_bfloat16",
+        epochs=32, dtype_policy="mixed_bfloat16", recurrent_dropout=0.2,
     ),
     "shakespeare_gru": _text("gru", "GRU character model of Tiny Shakespeare"),
     "shakespeare_cifg_lstm": _text("cifg_lstm", "CIFG LSTM character model of Tiny Shakespeare"),
 }
 
 
-RETRAINING = {}
+RETRAINING = {"shakespeare_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
