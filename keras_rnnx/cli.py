@@ -383,6 +383,7 @@ def _metric_lines(task_info, scores_by_split):
         lines.append(
             f"  {task_info['name']} {split:<10} {_format_metric(metric, scores)} "
             f"over {scores['count']:,} {unit}"
+            + (f", state carried across windows in {scores['streams']} streams" if "streams" in scores else "")
         )
     if baseline is not None:
         lines.append(f"  trivial baseline: {metric} {baseline:.4f}")
@@ -416,6 +417,11 @@ def _add_eval_options(parser):
         f"${training.trainer.DATA_ROOT_ENV} or {training.trainer.DEFAULT_DATA_ROOT})",
     )
     parser.add_argument("--batch-size", type=_int_at_least(1), default=64, help="(default: %(default)s)")
+    parser.add_argument(
+        "--carry-state", type=_int_at_least(1), nargs="?", const=8, default=None, metavar="STREAMS",
+        help="character models: read the split as STREAMS long streams (default 8), carrying the "
+        "state from each window into the next, instead of scoring each window from a zero state",
+    )
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
 
 
@@ -441,8 +447,17 @@ def _evaluate_preset(directory, args):
             f"Task {task.name!r} has no {args.split!r} split; its splits: "
             f"{', '.join(available)}."
         )
+    if args.carry_state is not None and task.metric != "nats_per_char":
+        raise ValueError(
+            f"--carry-state scores character models; task {task.name!r} is scored with "
+            f"{task.metric!r}: leave --carry-state out."
+        )
     scores = {
-        split: training.evaluate(model, task, split, batch_size=args.batch_size, data_dir=args.data_dir)
+        split: (
+            training.evaluate(model, task, split, batch_size=args.batch_size, data_dir=args.data_dir)
+            if args.carry_state is None
+            else training.evaluate_carried(model, task, split, streams=args.carry_state, data_dir=args.data_dir)
+        )
         for split in splits
     }
     if args.json:

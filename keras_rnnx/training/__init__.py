@@ -3,7 +3,8 @@
 - `build_model` / `compile_model`: a model for a task from a cell name and options;
 - `train`: fit with resume (Keras `BackupAndRestore`), TensorBoard, early
   stopping, and write a preset directory (`keras_rnnx.zoo`);
-- `evaluate`: a task's standard metric on one split;
+- `evaluate`: a task's standard metric on one split; `evaluate_carried`: a
+  character model's, reading the split as long streams with carried state;
 - `sample`, `sample_text`, `sample_piano_roll`, `write_midi`, `plot_piano_roll`.
 
 The command line is ``rnnx train``, ``rnnx eval`` and ``rnnx sample``;
@@ -13,6 +14,7 @@ The command line is ``rnnx train``, ``rnnx eval`` and ``rnnx sample``;
 from keras_rnnx.training.metrics import METRICS
 from keras_rnnx.training.metrics import MetricAccumulator
 from keras_rnnx.training.metrics import evaluate
+from keras_rnnx.training.metrics import evaluate_carried
 from keras_rnnx.training.models import CELLS
 from keras_rnnx.training.models import DTYPE_POLICIES
 from keras_rnnx.training.models import OPTIMIZERS

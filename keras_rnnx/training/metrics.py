@@ -18,6 +18,12 @@ The metric a task is scored with is its ``task.metric``:
   character in nats, averaged over all predicted characters; reported with
   ``bits_per_char`` = nats / ln 2.
 
+`evaluate` scores the split's windows independently (each starts from a zero
+state), the figure training validates on. `evaluate_carried` scores a
+character model's split as a few long streams instead, carrying the state
+from each window into the next (the usual figure for recurrent language
+models, whose state is never reset while reading a text).
+
 Probabilities are clipped to ``[EPSILON, 1 - EPSILON]`` before the log, as
 Keras' cross-entropy losses do, so a confident mistake costs at most
 ``-log(EPSILON)`` ~= 16.1 nats per note or character.
@@ -28,6 +34,7 @@ import math
 import numpy as np
 
 from keras_rnnx import datasets
+from keras_rnnx.training.sampling import stateful_stepper
 
 EPSILON = 1e-7
 METRICS = ("mse", "accuracy", "nll_nats_per_step", "nats_per_char")
@@ -121,3 +128,60 @@ def evaluate(model, task, split="test", *, batch_size=64, data_dir=None):
         weights = batch[2] if len(batch) > 2 else None
         accumulator.update(y, model.predict_on_batch(x), weights)
     return accumulator.result()
+
+
+def evaluate_carried(model, task, split="validation", *, streams=8, data_dir=None):
+    """Score a character model over long streams, carrying its state across windows.
+
+    The split's consecutive windows (each ``T`` characters predicted from the
+    ``T`` before, in text order) are dealt into ``streams`` contiguous runs
+    of ``ceil(n / streams)`` windows; a stateful copy of ``model``
+    (`stateful_stepper`, batch ``streams``) reads each run window after
+    window without resetting its state. Every character scored by `evaluate`
+    is scored once here, but predicted from everything before it in its
+    stream rather than from the start of its window only: the figure of a
+    recurrent language model reading the whole text. ``streams=1`` reads the
+    split as one sequence.
+
+    Args:
+        model: a character model for ``task`` (one output per step, integer
+            inputs, see `build_model`).
+        task: a `keras_rnnx.datasets.Task` of kind text (``task.vocabulary``).
+        split: ``"train"`` or ``"validation"``.
+        streams: int >= 1, at most the number of windows of the split.
+        data_dir: the data sets' directory (default: the loaders' own).
+
+    Returns:
+        `evaluate`'s dict (``nats_per_char``, ``bits_per_char``, ``count``)
+        plus ``"streams"``.
+
+    Raises:
+        ValueError: a task that is not a character model's, or a bad
+            ``streams``, named.
+    """
+    if task.metric != "nats_per_char" or not task.vocabulary:
+        raise ValueError(
+            f"evaluate_carried scores character models (metric nats_per_char); task "
+            f"{task.name!r} is scored with {task.metric!r}: use evaluate()."
+        )
+    batches = list(datasets.load_split(task, split, batch_size=1024, data_dir=data_dir).as_numpy_iterator())
+    x = np.concatenate([b[0] for b in batches])
+    y = np.concatenate([b[1] for b in batches])
+    if isinstance(streams, bool) or not (isinstance(streams, int) and 1 <= streams <= len(x)):
+        raise ValueError(
+            f"`streams` must be an int from 1 to the {len(x)} windows of the {split!r} "
+            f"split; received {streams!r}."
+        )
+    per_stream = -(-len(x) // streams)
+    pad = streams * per_stream - len(x)  # empty windows after the last stream's end
+    weights = np.concatenate([np.ones(len(x)), np.zeros(pad)])
+    x, y = (np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)]) for a in (x, y))
+    layout = (streams, per_stream) + x.shape[1:]
+    x, y = x.reshape(layout), y.reshape(layout)
+    weights = weights.reshape(streams, per_stream)
+    stepper = stateful_stepper(model, batch_size=streams)
+    accumulator = MetricAccumulator(task.metric)
+    for window in range(per_stream):
+        probabilities = stepper.predict_on_batch(x[:, window])
+        accumulator.update(y[:, window], probabilities, weights[:, window, None])
+    return {**accumulator.result(), "streams": streams}

@@ -24,19 +24,22 @@ LOWEST_PITCH = 21
 EPSILON = 1e-7
 
 
-def stateful_stepper(model):
+def stateful_stepper(model, batch_size=1):
     """A copy of ``model`` that keeps its recurrent states between calls.
 
     Same config with every recurrent layer ``stateful=True``, an input batch
-    of one and a time axis of any length; same weights.
+    of ``batch_size`` (one state per row) and a time axis of any length;
+    same weights.
     """
+    if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f"`batch_size` must be an int >= 1; received {batch_size!r}.")
     config = copy.deepcopy(model.get_config())
     for layer in config["layers"]:
         layer.pop("build_config", None)  # rebuilt by the call on the new input
         layer_config = layer["config"]
         if layer["class_name"] == "InputLayer":
             shape = list(layer_config["batch_shape"])
-            layer_config["batch_shape"] = [1, None] + shape[2:]
+            layer_config["batch_shape"] = [batch_size, None] + shape[2:]
         elif "stateful" in layer_config:
             layer_config["stateful"] = True
     stepper = type(model).from_config(config)

@@ -48,6 +48,10 @@ def test_eval_prints_the_metric_beside_the_baseline(adding_preset, data_dir):
     assert line.split()[2:3] == ["mse"] and line.endswith("over 32 examples")
     assert float(line.split()[3]) == pytest.approx(metadata["metrics"]["test"]["mse"], abs=1e-4)
     assert "trivial baseline: mse 0.1667" in out
+    status, _, err = run_cli(["eval", str(output), "--carry-state"])
+    assert status == 1 and "--carry-state scores character models; task 'adding'" in err
+    status, _, err = run_cli(["eval", str(output), "--carry-state", "0"])
+    assert status == 2 and "--carry-state" in err
     status, out, _ = run_cli(["eval", str(output), "--split", "all", "--json", "--batch-size", "5"])
     scores = json.loads(out)
     assert scores["metric"] == "mse" and scores["baseline"] == pytest.approx(1 / 6)
@@ -65,6 +69,14 @@ def test_text_model_train_eval_and_sample(tmp_path, data_dir, text_path):
     assert "bits per char" in out and "vocabulary.json" in {p.name for p in output.iterdir()}
     status, out, _ = run_cli(["eval", str(output), "--data-dir", str(data_dir)])
     assert status == 0 and "text validation nats_per_char" in out  # no test split
+    status, out, err = run_cli(["eval", str(output), "--data-dir", str(data_dir), "--carry-state", "2", "--json"])
+    assert status == 0, err
+    model, metadata = zoo.load_preset(output)
+    task = training.task_from_metadata(metadata, str(data_dir))
+    expected = training.evaluate_carried(model, task, "validation", streams=2)
+    assert json.loads(out)["scores"]["validation"] == pytest.approx(expected)
+    status, out, _ = run_cli(["eval", str(output), "--data-dir", str(data_dir), "--carry-state"])
+    assert status == 0 and "state carried across windows in 8 streams" in out
     status, _, err = run_cli(["eval", str(output), "--split", "test"])
     assert status == 1 and "has no 'test' split; its splits: train, validation" in err
     sample = ["sample", str(output), "--prompt", "to be", "--length", "25", "--seed", "4"]

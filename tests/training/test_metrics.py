@@ -122,3 +122,39 @@ def test_keras_model_from_elsewhere_is_scored_too(adding_task):
     """Any model with the task's input and output shapes can be evaluated."""
     model = keras.Sequential([keras.Input((8, 2)), keras.layers.Flatten(), keras.layers.Dense(1)])
     assert training.evaluate(model, adding_task, "validation")["count"] == 32
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3])
+def test_carried_state_scores_each_stream_as_one_long_sequence(text_task, streams):
+    """Reference: the raw validation text, cut into the streams, each read in one call."""
+    model = training.build_model(text_task, "lstm", units=5)
+    ours = training.evaluate_carried(model, text_task, "validation", streams=streams)
+    vocabulary = list(text_task.vocabulary)
+    ids = np.array([vocabulary.index(c) for c in TEXT[int(len(TEXT) * 0.9):]])
+    steps = text_task.input_shape[0]
+    windows = (len(ids) - 1) // steps
+    per_stream = -(-windows // streams)
+    nats = []
+    for first in range(0, windows, per_stream):
+        stream = ids[first * steps : min(first + per_stream, windows) * steps + 1]
+        p = np.clip(np.asarray(model(stream[None, :-1]), np.float64)[0], 1e-7, 1 - 1e-7)
+        nats.append(-np.log(p[np.arange(len(stream) - 1), stream[1:]]))
+    nats = np.concatenate(nats)
+    assert ours["count"] == nats.size == windows * steps
+    assert ours["streams"] == streams
+    assert ours["nats_per_char"] == pytest.approx(nats.mean(), rel=1e-5)
+    assert ours["bits_per_char"] == pytest.approx(nats.mean() / math.log(2), rel=1e-5)
+    if streams < windows:  # carrying the state changes the figure from the windowed one
+        assert ours["nats_per_char"] != pytest.approx(training.evaluate(model, text_task, "validation")["nats_per_char"], rel=1e-6)
+
+
+def test_carried_state_bad_input(text_task, adding_task):
+    model = training.build_model(text_task, "gru", units=4)
+    windows = datasets.split_sizes(text_task)["validation"]
+    for streams in (0, windows + 1, 2.0, True):
+        with pytest.raises(ValueError, match=r"`streams` must be an int from 1 to the \d+ windows"):
+            training.evaluate_carried(model, text_task, streams=streams)
+    with pytest.raises(ValueError, match="scores character models.*'adding'.*use evaluate"):
+        training.evaluate_carried(model, adding_task)
+    with pytest.raises(ValueError, match="`batch_size` must be an int >= 1"):
+        training.stateful_stepper(model, batch_size=0)
