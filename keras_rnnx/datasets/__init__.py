@@ -23,6 +23,7 @@ from keras_rnnx.datasets.synthetic import parity
 from keras_rnnx.datasets.synthetic import sum_of_sines
 from keras_rnnx.datasets.synthetic import temporal_order
 from keras_rnnx.datasets.synthetic_builder import SyntheticSequences
+from keras_rnnx.datasets.tasks import MAX_TRANSPOSE
 from keras_rnnx.datasets.tasks import PAD_VALUE
 from keras_rnnx.datasets.tasks import TASKS
 from keras_rnnx.datasets.tasks import Task
@@ -31,6 +32,7 @@ from keras_rnnx.datasets.tasks import get_task
 from keras_rnnx.datasets.tasks import load_split
 from keras_rnnx.datasets.tasks import split_sizes
 from keras_rnnx.datasets.tasks import steps_per_epoch
+from keras_rnnx.datasets.tasks import transpose_roll
 from keras_rnnx.datasets.text import CharText
 from keras_rnnx.datasets.text import load_vocabulary
 from keras_rnnx.datasets.text import save_vocabulary

@@ -198,8 +198,20 @@ def _optional_path(options, key):
     return value
 
 
+MAX_TRANSPOSE = 12
+"""The largest ``transpose`` of `jsb_chorales` (an octave either way)."""
+
+
 def _jsb_task(data_dir, options):
-    _check_options("jsb_chorales", options, ("path", "manual_dir"))
+    _check_options("jsb_chorales", options, ("path", "manual_dir", "transpose"))
+    transpose = options.get("transpose", 0)
+    if isinstance(transpose, bool) or not (
+        isinstance(transpose, (int, np.integer)) and 0 <= transpose <= MAX_TRANSPOSE
+    ):
+        raise ValueError(
+            f"Option `transpose` must be an int from 0 (off) to {MAX_TRANSPOSE} semitones. "
+            f"Received: {transpose!r}."
+        )
     path = _optional_path(options, "path")
     if path is not None and os.path.isdir(path):
         file = os.path.join(path, jsb.JSB_FILENAME)
@@ -211,6 +223,7 @@ def _jsb_task(data_dir, options):
     resolved = {
         "path": path,
         "manual_dir": _optional_path(options, "manual_dir"),
+        "transpose": int(transpose),
         "data_dir": data_dir,
     }
     return Task(
@@ -358,6 +371,7 @@ def load_split(
     repeat=False,
     shuffle_buffer=None,
     drop_remainder=False,
+    augment=False,
 ):
     """A split of a task as a batched, prefetched ``tf.data.Dataset``.
 
@@ -375,6 +389,13 @@ def load_split(
         repeat: True repeats forever (pass ``steps_per_epoch`` to fit).
         shuffle_buffer: shuffle buffer size (default: the whole split).
         drop_remainder: drop a last smaller batch.
+        augment: True applies the task's training-time augmentation, if its
+            options ask for one (the training stream of `train` and of the
+            tuner): `jsb_chorales` with ``transpose=K > 0`` shifts each
+            chorale, each time it is read, by a random whole number of
+            semitones in ``[-K, K]`` (`transpose_roll`), drawn from
+            ``Dataset.random(seed=shuffle_seed)``, new draws every pass.
+            Other tasks and ``transpose=0``: no change.
 
     Returns:
         A dataset of ``(x, y)`` batches, or ``(x, y, sample_weight)`` for
@@ -407,6 +428,8 @@ def load_split(
         )
     if repeat:
         dataset = dataset.repeat()
+    if augment and task.options.get("transpose"):
+        dataset = _random_transpositions(dataset, task.options["transpose"], shuffle_seed)
     dataset = dataset.map(
         _to_model(task), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
@@ -424,6 +447,30 @@ def load_split(
     else:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def transpose_roll(roll, semitones, max_semitones=MAX_TRANSPOSE):
+    """Shift a ``(steps, 88)`` piano roll up by ``semitones`` (down if negative).
+
+    Column ``j`` of the result is column ``j - semitones`` of ``roll``; notes
+    shifted past either end of the keyboard are dropped (JSB's notes, MIDI
+    43..96, stay inside it for any shift up to an octave). ``|semitones|``
+    must be at most ``max_semitones``.
+    """
+    notes = roll.shape[-1]
+    padded = tf.pad(roll, [[0, 0], [max_semitones, max_semitones]])
+    return tf.slice(padded, [0, max_semitones - semitones], [-1, notes])
+
+
+def _random_transpositions(dataset, max_semitones, seed):
+    shifts = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
+        lambda r: tf.cast(r % (2 * max_semitones + 1), tf.int32) - max_semitones
+    )
+
+    def shift(example, semitones):
+        return {**example, "roll": transpose_roll(example["roll"], semitones, max_semitones)}
+
+    return tf.data.Dataset.zip((dataset, shifts)).map(shift, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def steps_per_epoch(task, split, batch_size, data_dir=None, drop_remainder=False):

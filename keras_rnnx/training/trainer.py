@@ -561,7 +561,7 @@ def train(
     else:
         epochs_done, history = _prepare_work_dir(work, run, resume)
     train_data = datasets.load_split(
-        task, "train", batch_size=load_batch, shuffle_seed=seed, data_dir=data_dir
+        task, "train", batch_size=load_batch, shuffle_seed=seed, data_dir=data_dir, augment=True
     )
     validation_data = None
     if sizes.get("validation"):

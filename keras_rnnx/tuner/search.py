@@ -186,7 +186,9 @@ def _fit_trial_in_child(payload):
     hp = keras_tuner.HyperParameters.from_config(payload["hyperparameters"])
     model = payload["hypermodel"].build(hp)
     task, data_dir, batch_size = payload["task"], payload["data_dir"], payload["batch_size"]
-    train = datasets.load_split(task, "train", batch_size=batch_size, shuffle_seed=payload["seed"], data_dir=data_dir)
+    train = datasets.load_split(
+        task, "train", batch_size=batch_size, shuffle_seed=payload["seed"], data_dir=data_dir, augment=True
+    )
     validation = datasets.load_split(task, "validation", batch_size=batch_size, data_dir=data_dir)
     checkpoint = child_keras.callbacks.ModelCheckpoint(
         payload["checkpoint"], monitor=OBJECTIVE, save_best_only=True, save_weights_only=True
@@ -402,7 +404,9 @@ def search(
     if resuming and verbose:
         done = sum(1 for t in oracle.trials.values() if t.status == "COMPLETED") if role != "worker" else 0
         print(f"Resuming the search in {directory}: {done} trial(s) already completed.")
-    train_data = datasets.load_split(task, "train", batch_size=batch_size, shuffle_seed=seed, data_dir=data_dir)
+    train_data = datasets.load_split(
+        task, "train", batch_size=batch_size, shuffle_seed=seed, data_dir=data_dir, augment=True
+    )
     validation = datasets.load_split(task, "validation", batch_size=batch_size, data_dir=data_dir)
     stop = leases.start_reclaimer(search_tuner.oracle) if role == "chief" else None
     try:

@@ -185,3 +185,68 @@ def test_failed_download_says_how_to_work_offline(tmp_path, monkeypatch):
 def test_download_checksum_is_registered():
     info = datasets.JsbChorales.url_infos[jsb.JSB_URL]
     assert info.checksum == jsb.JSB_SHA256 and int(info.size) == jsb.JSB_SIZE
+
+
+def _shift_numpy(roll, semitones):
+    """Reference: note n sounds at n + semitones; notes off the keyboard vanish."""
+    out = np.zeros_like(roll)
+    for step, column in zip(*np.nonzero(roll)):
+        if 0 <= column + semitones < roll.shape[1]:
+            out[step, column + semitones] = roll[step, column]
+    return out
+
+
+@pytest.mark.parametrize("semitones", [-12, -5, 0, 3, 12])
+def test_transpose_roll_moves_every_note_and_drops_those_off_the_keyboard(semitones):
+    roll = (np.random.RandomState(semitones + 20).rand(7, 88) < 0.2).astype(np.uint8)
+    roll[0, 0] = roll[1, 87] = 1  # an edge note each way
+    shifted = datasets.transpose_roll(roll, semitones).numpy()
+    np.testing.assert_array_equal(shifted, _shift_numpy(roll, semitones))
+    assert shifted.dtype == np.uint8
+
+
+def _transpositions(augmented, originals):
+    """The shift of each augmented target roll, found by trying every shift."""
+    found = []
+    for y, roll in zip(augmented, originals):
+        matches = [k for k in range(-12, 13) if np.array_equal(y[: len(roll)], _shift_numpy(roll, k))]
+        assert len(matches) == 1, "not a transposition of its chorale"
+        found.append(matches[0])
+    return found
+
+
+def test_transpose_option_shifts_each_training_chorale_by_a_new_random_interval(data_dir, jsb_builder, jsb_file):
+    task = datasets.get_task("jsb_chorales", data_dir=data_dir, path=jsb_file, transpose=3)
+    assert task.options["transpose"] == 3
+    rolls = jsb.read_rolls(jsb_builder, "train")[:40]
+
+    data = datasets.load_split(task, "train", batch_size=40, augment=True)
+    first_pass, second_pass = (next(iter(data)) for _ in range(2))
+    for x, y, w in (first_pass, second_pass):
+        x, y = x.numpy(), y.numpy()
+        shifts = _transpositions(y, rolls)
+        for i, (roll, k) in enumerate(zip(rolls, shifts)):  # the input is the same shifted roll, one step late
+            np.testing.assert_array_equal(x[i, 1 : len(roll)], _shift_numpy(roll, k)[:-1])
+        assert set(shifts) <= set(range(-3, 4)) and len(set(shifts)) >= 5
+    assert _transpositions(first_pass[1].numpy(), rolls) != _transpositions(second_pass[1].numpy(), rolls)
+    # Without augment (evaluation), and on the other splits, the data is unchanged.
+    plain = next(iter(datasets.load_split(task, "train", batch_size=40)))[1].numpy()
+    assert _transpositions(plain, rolls) == [0] * 40
+    assert datasets.split_sizes(task) == jsb.JSB_SPLIT_SIZES
+
+
+def test_transpose_draws_repeat_with_the_seed(data_dir, jsb_file):
+    task = datasets.get_task("jsb_chorales", data_dir=data_dir, path=jsb_file, transpose=2)
+
+    def targets(seed):
+        return [b[1].numpy() for b in datasets.load_split(task, "train", batch_size=64, shuffle_seed=seed, augment=True)]
+
+    for a, b in zip(targets(5), targets(5)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(targets(5), targets(6)))
+
+
+@pytest.mark.parametrize("value", [-1, 13, 1.5, True, "3"])
+def test_bad_transpose_is_named(data_dir, jsb_file, value):
+    with pytest.raises(ValueError, match=r"Option `transpose` must be an int from 0 \(off\) to 12 semitones"):
+        datasets.get_task("jsb_chorales", data_dir=data_dir, path=jsb_file, transpose=value)

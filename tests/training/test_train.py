@@ -207,6 +207,27 @@ def test_mixed_bfloat16_trains_in_bfloat16_and_writes_a_float32_preset(tmp_path,
         np.testing.assert_array_equal(restored.numpy(), trained.numpy())
 
 
+def test_jsb_transposition_reaches_the_training_stream_only(tmp_path, jsb_task, data_dir, monkeypatch):
+    calls = []
+    load_split = datasets.load_split
+
+    def spy(task, split, **kwargs):
+        calls.append((split, kwargs.get("augment", False), task.options["transpose"]))
+        return load_split(task, split, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_split", spy)
+    result = training.train(
+        "jsb_chorales", task_options={"path": jsb_task.options["path"], "transpose": 2}, data_dir=data_dir,
+        output=tmp_path / "jsb", units=4, epochs=1, batch_size=64, verbose=0,
+    )  # fmt: skip
+    assert ("train", True, 2) in calls and ("validation", False, 2) in calls
+    assert not [c for c in calls if c[0] != "train" and c[1]]  # evaluation reads the plain splits
+    metadata = zoo.read_metadata(result.preset_dir)
+    assert metadata["task"]["options"]["transpose"] == 2
+    monkeypatch.setattr(datasets, "load_split", load_split)
+    assert training.evaluate(result.model, jsb_task, "test") == metadata["metrics"]["test"]
+
+
 def test_the_cosine_schedule_decays_over_the_whole_run_and_resumes_on_its_curve(tmp_path, adding_task):
     # 64 training examples in batches of 16: 4 steps per epoch, 12 in 3 epochs.
     settings = dict(output=tmp_path / "run", units=3, epochs=3, batch_size=16, learning_rate=0.1,
