@@ -240,6 +240,13 @@ def _card(name, recipe, metadata, entry_headline, wall, command):
     for s in ("train", "validation", "test"):
         if s in metrics:
             lines.append(f"| {s} | {metrics[s][metric]:.4f} | {metrics[s]['count']:,} |")
+    for s, scores in metadata.get("carried_state", {}).items():
+        lines += [
+            "",
+            f"Each window above is read from a zero state. Read as {scores['streams']} long streams "
+            f"with the state carried across windows (`rnnx zoo eval {name} --carry-state "
+            f"{scores['streams']}`), the {s} split scores {metric} = {scores[metric]:.4f}.",
+        ]
     lines += [
         "",
         f"Trivial baseline ({task['metric']}): {task['baseline']:.4f}. Headline: **{split} "
@@ -277,8 +284,25 @@ def _card(name, recipe, metadata, entry_headline, wall, command):
     return "\n".join(lines)
 
 
-def finalize(name, zoo_dir, wall=None, command=None):
-    """Relativise data paths, write MODEL_CARD.md and the manifest entry."""
+CARRIED_STREAMS = 8
+"""Streams of the character presets' second figure (`training.evaluate_carried`)."""
+
+
+def _carried_state(directory, metadata, data_root):
+    """The headline split scored with the state carried across windows (text presets)."""
+    model, _ = zoo.load_preset(directory)
+    task = training.task_from_metadata(metadata, root=data_root)
+    split = metadata["headline"]["split"] if "headline" in metadata else "validation"
+    return {split: training.evaluate_carried(model, task, split, streams=CARRIED_STREAMS)}
+
+
+def finalize(name, zoo_dir, wall=None, command=None, data_root=DATA_ROOT):
+    """Relativise data paths, write MODEL_CARD.md and the manifest entry.
+
+    Character presets also get ``metadata["carried_state"]``, their headline
+    split read as `CARRIED_STREAMS` streams with the state carried across
+    windows (computed once; ``tests/zoo`` recomputes it).
+    """
     recipe = RECIPES[name]
     directory = zoo_dir / name
     meta_path = directory / zoo.METADATA_FILE
@@ -286,6 +310,8 @@ def finalize(name, zoo_dir, wall=None, command=None):
     options = metadata["task"]["options"]
     if "path" in recipe["task_options"]:  # stored relative to the data root
         options["path"] = recipe["task_options"]["path"]
+    if recipe["task"] == "text" and "carried_state" not in metadata:
+        metadata["carried_state"] = _carried_state(directory, metadata, data_root)
     command = command or metadata.get("training_command") or f"python scripts/train_zoo.py {name}"
     metadata["training_command"] = command
     if wall is None:
@@ -331,7 +357,7 @@ def train_one(name, zoo_dir, data_root):
         command=command,
         **recipe["train"],
     )
-    finalize(name, zoo_dir, time.perf_counter() - start, command)
+    finalize(name, zoo_dir, time.perf_counter() - start, command, data_root)
 
 
 def readme_table(zoo_dir):
@@ -390,7 +416,7 @@ def main(argv=None):
     zoo_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         if args.finalize:
-            finalize(name, zoo_dir)
+            finalize(name, zoo_dir, data_root=args.data_root)
         else:
             train_one(name, zoo_dir, args.data_root)
     return 0

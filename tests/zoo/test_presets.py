@@ -109,6 +109,11 @@ def test_preset_reproduces_its_headline_metric(name, tmp_path):
     scores = training.evaluate(model, task, head["split"], data_dir=data_dir)
     assert scores[head["metric"]] == pytest.approx(head["value"], abs=1e-3)
     assert scores["count"] == preset.metadata["metrics"][head["split"]]["count"]
+    if task.name == "text":  # and its second figure, with the state carried across windows
+        carried = preset.metadata["carried_state"][head["split"]]
+        again = training.evaluate_carried(model, task, head["split"], streams=carried["streams"])
+        assert again[head["metric"]] == pytest.approx(carried[head["metric"]], abs=1e-3)
+        assert again["count"] == carried["count"] == scores["count"]
 
 
 @pytest.fixture
