@@ -159,17 +159,19 @@ RECIPES = {
     # Version 3: twice the epochs, trained in bfloat16 (1.7x faster steps on
     # this CPU; the preset is float32), the same model: validation 1.4656
     # (best epoch 32 of 32; version 2: 1.4994), but train 1.0800: it overfits.
-    # Version 4 adds recurrent dropout 0.2 (one mask per sequence on h).
+    # Tried and stopped (2026-11-28): adding recurrent dropout 0.2 learned
+    # more slowly, 0.021 behind at epoch 8 and 0.032 at epoch 13 (1.5212
+    # against 1.4892), so it could not have reached 1.45 in 32 epochs.
     "shakespeare_lstm": _text(
         "lstm", "LSTM character model of Tiny Shakespeare (flagship)",
-        epochs=32, dtype_policy="mixed_bfloat16", recurrent_dropout=0.2,
+        epochs=32, dtype_policy="mixed_bfloat16",
     ),
     "shakespeare_gru": _text("gru", "GRU character model of Tiny Shakespeare"),
     "shakespeare_cifg_lstm": _text("cifg_lstm", "CIFG LSTM character model of Tiny Shakespeare"),
 }
 
 
-RETRAINING = {"shakespeare_lstm", "jsb_depth_gated_lstm"}
+RETRAINING = {"jsb_depth_gated_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
