@@ -86,7 +86,11 @@ def _text(cell, description, **model):
 
 
 RECIPES = {
-    "jsb_lstm": _jsb("lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3),
+    # Version 2 adds recurrent dropout 0.2 (version 1: test 8.3254), as for
+    # jsb_depth_gated_lstm, where it gained 0.13.
+    "jsb_lstm": _jsb(
+        "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.2
+    ),
     "jsb_peephole_lstm": _jsb(
         "peephole_lstm", "Peephole LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
     ),
@@ -95,8 +99,10 @@ RECIPES = {
     "jsb_clockwork_rnn": _jsb(
         "clockwork_rnn", "Clockwork RNN on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
     ),
+    # Version 2 adds recurrent dropout 0.2 (version 1: test 8.2753).
     "jsb_grid_lstm": _jsb(
-        "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3
+        "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3,
+        recurrent_dropout=0.2,
     ),
     # Version 1 (no recurrent dropout): test 8.4655, just above the 8.45
     # target (train 7.57: it overfits). A wider recipe (192 units, cosine
@@ -171,7 +177,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {}
+RETRAINING = {"jsb_lstm", "jsb_grid_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
