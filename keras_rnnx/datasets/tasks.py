@@ -223,9 +223,10 @@ def _jsb_task(data_dir, options):
     resolved = {
         "path": path,
         "manual_dir": _optional_path(options, "manual_dir"),
-        "transpose": int(transpose),
         "data_dir": data_dir,
     }
+    if transpose:  # absent when off, as in runs and presets recorded before the option
+        resolved["transpose"] = int(transpose)
     return Task(
         name="jsb_chorales", kind="multilabel", input_shape=(None, jsb.NUM_NOTES),
         input_dtype="float32", output_units=jsb.NUM_NOTES,

@@ -218,6 +218,8 @@ def _transpositions(augmented, originals):
 def test_transpose_option_shifts_each_training_chorale_by_a_new_random_interval(data_dir, jsb_builder, jsb_file):
     task = datasets.get_task("jsb_chorales", data_dir=data_dir, path=jsb_file, transpose=3)
     assert task.options["transpose"] == 3
+    # Off by default, and then absent from the options (and from older runs' records).
+    assert "transpose" not in datasets.get_task("jsb_chorales", data_dir=data_dir, path=jsb_file).options
     rolls = jsb.read_rolls(jsb_builder, "train")[:40]
 
     data = datasets.load_split(task, "train", batch_size=40, augment=True)

@@ -212,7 +212,7 @@ def test_jsb_transposition_reaches_the_training_stream_only(tmp_path, jsb_task, 
     load_split = datasets.load_split
 
     def spy(task, split, **kwargs):
-        calls.append((split, kwargs.get("augment", False), task.options["transpose"]))
+        calls.append((split, kwargs.get("augment", False), task.options.get("transpose")))
         return load_split(task, split, **kwargs)
 
     monkeypatch.setattr(datasets, "load_split", spy)
