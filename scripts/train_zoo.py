@@ -86,8 +86,8 @@ def _text(cell, description, **model):
 
 
 RECIPES = {
-    # Version 2 adds recurrent dropout 0.2 (version 1: test 8.3254), as for
-    # jsb_depth_gated_lstm, where it gained 0.13.
+    # Version 2 adds recurrent dropout 0.2: test 8.1830 (version 1: 8.3254),
+    # best epoch 198 of 200.
     "jsb_lstm": _jsb(
         "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.2
     ),
@@ -177,7 +177,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"jsb_lstm", "jsb_grid_lstm"}
+RETRAINING = {"jsb_grid_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
