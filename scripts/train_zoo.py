@@ -99,7 +99,7 @@ RECIPES = {
     "jsb_clockwork_rnn": _jsb(
         "clockwork_rnn", "Clockwork RNN on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
     ),
-    # Version 2 adds recurrent dropout 0.2 (version 1: test 8.2753).
+    # Version 2 adds recurrent dropout 0.2: test 8.1491 (version 1: 8.2753).
     "jsb_grid_lstm": _jsb(
         "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.2,
@@ -177,7 +177,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"jsb_grid_lstm"}
+RETRAINING = {}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
