@@ -86,10 +86,12 @@ def _text(cell, description, **model):
 
 
 RECIPES = {
-    # Version 2 adds recurrent dropout 0.2: test 8.1830 (version 1: 8.3254),
-    # best epoch 198 of 200.
+    # Version 2 added recurrent dropout 0.2: test 8.1830 (version 1: 8.3254),
+    # best epoch 198 of 200, still improving. Version 3: recurrent dropout
+    # 0.3 and a cosine decay over 300 epochs.
     "jsb_lstm": _jsb(
-        "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.2
+        "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3,
+        epochs=300, patience=40, lr_schedule="cosine",
     ),
     "jsb_peephole_lstm": _jsb(
         "peephole_lstm", "Peephole LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
@@ -99,10 +101,11 @@ RECIPES = {
     "jsb_clockwork_rnn": _jsb(
         "clockwork_rnn", "Clockwork RNN on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
     ),
-    # Version 2 adds recurrent dropout 0.2: test 8.1491 (version 1: 8.2753).
+    # Version 2 added recurrent dropout 0.2: test 8.1491 (version 1: 8.2753),
+    # stopped at epoch 185 (best 164). Version 3: a cosine decay over 250 epochs.
     "jsb_grid_lstm": _jsb(
         "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3,
-        recurrent_dropout=0.2,
+        recurrent_dropout=0.2, epochs=250, patience=40, lr_schedule="cosine",
     ),
     # Version 1 (no recurrent dropout): test 8.4655, just above the 8.45
     # target (train 7.57: it overfits). A wider recipe (192 units, cosine
@@ -177,7 +180,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {}
+RETRAINING = {"jsb_lstm", "jsb_grid_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
