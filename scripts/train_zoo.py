@@ -89,9 +89,10 @@ RECIPES = {
     # Version 2 added recurrent dropout 0.2: test 8.1830 (version 1: 8.3254),
     # best epoch 198 of 200, still improving. Version 3: recurrent dropout
     # 0.3 and a cosine decay over 300 epochs: test 8.1693 (train 7.27).
-    # Version 4: twice the units, input dropout 0.5.
+    # Tried and stopped (2026-11-28): 512 units with input dropout 0.5
+    # learned more slowly, validation 8.44 against 8.32 at epoch 140.
     "jsb_lstm": _jsb(
-        "lstm", "LSTM on JSB Chorales", units=512, dropout=0.5, learning_rate=2e-3, recurrent_dropout=0.3,
+        "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3,
         epochs=300, patience=40, lr_schedule="cosine",
     ),
     "jsb_peephole_lstm": _jsb(
@@ -183,7 +184,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"jsb_lstm", "jsb_grid_lstm"}
+RETRAINING = {"jsb_grid_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
