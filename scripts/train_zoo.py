@@ -107,7 +107,7 @@ RECIPES = {
     # stopped at epoch 185 (best 164). Tried (2026-11-28): a cosine decay
     # over 250 epochs, patience 40, did worse: test 8.1743 (best epoch 242).
     # Version 3: recurrent dropout 0.3: test 8.1078 (best epoch 160, stopped at 181).
-    # Version 4: recurrent dropout 0.4.
+    # Version 4 (this one): recurrent dropout 0.4: test 8.0618.
     "jsb_grid_lstm": _jsb(
         "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.4,
@@ -185,7 +185,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"jsb_grid_lstm"}
+RETRAINING = {}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
