@@ -100,11 +100,11 @@ RECIPES = {
         "peephole_lstm", "Peephole LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.3,
     ),
-    # Version 2 adds recurrent dropout 0.3 (version 1: test 8.3213).
+    # Version 2 adds recurrent dropout 0.3: test 8.1749 (version 1: 8.3213).
     "jsb_cifg_lstm": _jsb(
         "cifg_lstm", "CIFG LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3
     ),
-    # Version 2 adds recurrent dropout 0.3 (version 1: test 8.4061).
+    # Version 2 adds recurrent dropout 0.3: test 8.3962 (version 1: 8.4061).
     "jsb_gru": _jsb("gru", "GRU on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3),
     "jsb_clockwork_rnn": _jsb(
         "clockwork_rnn", "Clockwork RNN on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
@@ -191,7 +191,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"jsb_gru", "jsb_peephole_lstm", "jsb_cifg_lstm"}
+RETRAINING = {"jsb_peephole_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
