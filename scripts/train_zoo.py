@@ -95,7 +95,7 @@ RECIPES = {
         "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3,
         epochs=300, patience=40, lr_schedule="cosine",
     ),
-    # Version 2 adds recurrent dropout 0.3 (version 1: test 8.3615).
+    # Version 2 adds recurrent dropout 0.3: test 8.1607 (version 1: 8.3615).
     "jsb_peephole_lstm": _jsb(
         "peephole_lstm", "Peephole LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.3,
@@ -191,7 +191,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"jsb_peephole_lstm"}
+RETRAINING = {}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
