@@ -310,11 +310,10 @@ CARRIED_STREAMS = 8
 """Streams of the character presets' second figure (`training.evaluate_carried`)."""
 
 
-def _carried_state(directory, metadata, data_root):
-    """The headline split scored with the state carried across windows (text presets)."""
+def _carried_state(directory, metadata, split, data_root):
+    """``split`` scored with the state carried across windows (text presets)."""
     model, _ = zoo.load_preset(directory)
     task = training.task_from_metadata(metadata, root=data_root)
-    split = metadata["headline"]["split"] if "headline" in metadata else "validation"
     return {split: training.evaluate_carried(model, task, split, streams=CARRIED_STREAMS)}
 
 
@@ -332,15 +331,15 @@ def finalize(name, zoo_dir, wall=None, command=None, data_root=DATA_ROOT):
     options = metadata["task"]["options"]
     if "path" in recipe["task_options"]:  # stored relative to the data root
         options["path"] = recipe["task_options"]["path"]
+    split, metric = recipe["headline"]
     if recipe["task"] == "text" and "carried_state" not in metadata:
-        metadata["carried_state"] = _carried_state(directory, metadata, data_root)
+        metadata["carried_state"] = _carried_state(directory, metadata, split, data_root)
     command = command or metadata.get("training_command") or f"python scripts/train_zoo.py {name}"
     metadata["training_command"] = command
     if wall is None:
         wall = metadata.get("zoo_wall_s") or metadata["training"].get("wall_s_last_run") or 0.0
     metadata["zoo_wall_s"] = wall
     metadata["machine"] = metadata.get("machine") or _machine()
-    split, metric = recipe["headline"]
     headline = {
         "split": split,
         "metric": metric,
