@@ -209,6 +209,10 @@ def _add_train_parser(commands):
         "--recurrent-dropout", type=_rate, help="recurrent dropout of the cells (default: 0)"
     )
     model.add_argument(
+        "--output-dropout", type=_rate,
+        help="dropout between the last recurrent layer and the head (default: 0)",
+    )  # fmt: skip
+    model.add_argument(
         "--embedding-dim", type=_int_at_least(1),
         help="embedding size for character inputs (default: --units)",
     )  # fmt: skip
@@ -278,6 +282,7 @@ _MODEL_FLAGS = {
     "cell": "--cell", "cell_option": "--cell-option", "units": "--units",
     "layers": "--layers", "dropout": "--dropout",
     "recurrent_dropout": "--recurrent-dropout", "embedding_dim": "--embedding-dim",
+    "output_dropout": "--output-dropout",
 }  # fmt: skip
 
 
@@ -338,6 +343,7 @@ def _train(args, parser):
         dropout=args.dropout or 0.0,
         recurrent_dropout=args.recurrent_dropout or 0.0,
         embedding_dim=args.embedding_dim,
+        output_dropout=args.output_dropout or 0.0,
         cell_options=cell_options,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,

@@ -127,13 +127,14 @@ def build_model(
     recurrent_dropout=0.0,
     embedding_dim=None,
     dtype_policy=None,
+    output_dropout=0.0,
     **cell_options,
 ):
     """A model for ``task``: input, recurrent layers, ``Dense`` head.
 
     The model is ``Input -> [Masking(PAD_VALUE)] -> [Embedding] ->
-    [Dense(units)] -> layers x cell(units) -> Dense(output_units,
-    output_activation)``:
+    [Dense(units)] -> layers x cell(units) -> [Dropout(output_dropout)] ->
+    Dense(output_units, output_activation)``:
 
     - ``Masking`` when the task pads variable-length float sequences
       (``task.masked``), so padded steps carry the state and are not scored;
@@ -165,6 +166,10 @@ def build_model(
         dtype_policy: None (Keras' global policy) or a name of
             `DTYPE_POLICIES`, given to every layer but the head, which stays
             float32 (its softmax and the loss in full precision).
+        output_dropout: float in [0, 1): a ``Dropout`` layer (named
+            ``output_dropout``, a new mask at every step) between the last
+            recurrent layer and the head, as in Zaremba et al. (2014), who
+            drop every non-recurrent connection. 0 adds no layer.
         **cell_options: further arguments of the layer (see `cell_options`),
             e.g. ``peephole=True, forget_bias=1.0`` for ``lstm``.
 
@@ -181,6 +186,7 @@ def build_model(
     _check_int("layers", layers, 1)
     _check_rate("dropout", dropout)
     _check_rate("recurrent_dropout", recurrent_dropout)
+    _check_rate("output_dropout", output_dropout)
     if embedding_dim is not None:
         _check_int("embedding_dim", embedding_dim, 1)
     check_dtype_policy(dtype_policy)
@@ -237,6 +243,8 @@ def build_model(
                 name=f"{cell}_{index}",
                 **options,
             )(x)
+    if output_dropout:
+        x = keras.layers.Dropout(output_dropout, name="output_dropout", **body)(x)
     outputs = keras.layers.Dense(
         task.output_units,
         activation=task.output_activation,

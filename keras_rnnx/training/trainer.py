@@ -56,7 +56,7 @@ LOSS_CURVES_FILE = "loss_curves.png"
 VOCABULARY_FILE = "vocabulary.json"
 # run.json keys that may change between a run and its resumption.
 _MAY_CHANGE_ON_RESUME = frozenset({"epochs", "patience"})
-LEGACY_DEFAULTS = {"lr_schedule": "constant", "dtype_policy": "float32"}
+LEGACY_DEFAULTS = {"lr_schedule": "constant", "dtype_policy": "float32", "output_dropout": 0.0}
 """Settings added after runs and presets were first recorded: a ``run.json``
 or ``metadata.json`` without the key had this value."""
 
@@ -410,6 +410,7 @@ def train(
     dropout=0.0,
     recurrent_dropout=0.0,
     embedding_dim=None,
+    output_dropout=0.0,
     cell_options=None,
     optimizer="adam",
     learning_rate=1e-3,
@@ -433,7 +434,7 @@ def train(
 
     The model comes from flags (`build_model` with ``cell``, ``units``,
     ``layers``, ``dropout``, ``recurrent_dropout``, ``embedding_dim``,
-    ``cell_options``) or, when ``model_config`` is given, from a preset's
+    ``output_dropout``, ``cell_options``) or, when ``model_config`` is given, from a preset's
     ``config.json`` (architecture only, freshly initialised). Training runs
     ``model.fit`` on the task's training split, validating on its validation
     split, with Keras' progress bar, TensorBoard logs, `BackupAndRestore`
@@ -449,8 +450,8 @@ def train(
             (with a task name only).
         model_config: a model config dict (a preset's ``config.json``), or None
             to build the model from the flags below.
-        cell, units, layers, dropout, recurrent_dropout, embedding_dim: see
-            `build_model`.
+        cell, units, layers, dropout, recurrent_dropout, embedding_dim,
+            output_dropout: see `build_model`.
         cell_options: dict of further layer options (see `cell_options`).
         optimizer: ``"adam"``, ``"sgd"`` or ``"rmsprop"``.
         learning_rate: float > 0.
@@ -520,12 +521,12 @@ def train(
         architecture = {
             "cell": cell, "units": units, "layers": layers, "dropout": dropout,
             "recurrent_dropout": recurrent_dropout, "embedding_dim": embedding_dim,
-            "cell_options": cell_options,
+            "output_dropout": output_dropout, "cell_options": cell_options,
         }  # fmt: skip
         def build(policy=None):
             return models.build_model(
                 task, cell, units, layers, dropout, recurrent_dropout, embedding_dim,
-                dtype_policy=policy, **cell_options,
+                dtype_policy=policy, output_dropout=output_dropout, **cell_options,
             )  # fmt: skip
     else:
         architecture = {"model_config": model_config}
