@@ -63,10 +63,13 @@ def test_text_model_train_eval_and_sample(tmp_path, data_dir, text_path):
     output = tmp_path / "char"
     argv = ["train", "--task", "text", "--task-option", f"path={text_path}", "--task-option", "timesteps=16",
             "--data-dir", str(data_dir), "--units", "8", "--epochs", "1", "--verbose", "0",
-            "--output", str(output)]  # fmt: skip
+            "--output-dropout", "0.25", "--output", str(output)]  # fmt: skip
     status, out, err = run_cli(argv)
     assert status == 0, err
     assert "bits per char" in out and "vocabulary.json" in {p.name for p in output.iterdir()}
+    model, metadata = zoo.load_preset(output)
+    assert model.get_layer("output_dropout").rate == 0.25
+    assert metadata["model"]["output_dropout"] == 0.25
     status, out, _ = run_cli(["eval", str(output), "--data-dir", str(data_dir)])
     assert status == 0 and "text validation nats_per_char" in out  # no test split
     status, out, err = run_cli(["eval", str(output), "--data-dir", str(data_dir), "--carry-state", "2", "--json"])
@@ -129,6 +132,7 @@ def test_sample_refuses_a_model_that_does_not_generate(adding_preset):
         (["--cell-option", "peephole=true", "--cell-option", "peephole=false"], "--cell-option", "given twice"),
         (["--lr", "0"], "--lr", "positive float"),
         (["--dropout", "1.0"], "--dropout", "[0, 1)"),
+        (["--output-dropout", "-0.5"], "--output-dropout", "[0, 1)"),
         (["--optimizer", "adamw"], "--optimizer", "choose among: adam, sgd, rmsprop"),
         (["--lr-schedule", "step"], "--lr-schedule", "unknown lr-schedule 'step'; choose among: constant, cosine"),
         (["--epochs", "0"], "--epochs", "int >= 1"),

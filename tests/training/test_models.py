@@ -1,5 +1,6 @@
 """build_model: every cell type on every kind of task; options checked by name."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -91,6 +92,34 @@ def test_cell_options_reach_the_layer(adding_task):
         assert layer.dropout == 0.1 and layer.recurrent_dropout == 0.2
     assert model.get_layer("lstm_0").return_sequences
     assert not model.get_layer("lstm_1").return_sequences
+
+
+@pytest.mark.parametrize("cell, task", [("lstm", "text_task"), ("grid_lstm_1d", "adding_task")])
+def test_output_dropout_sits_before_the_head_and_drops_only_in_training(cell, task, request):
+    task = request.getfixturevalue(task)
+    model = training.build_model(task, cell, units=64, output_dropout=0.25)
+    names = [layer.name for layer in model.layers]
+    assert names[-2:] == ["output_dropout", "head"]
+    assert model.get_layer("output_dropout").rate == 0.25
+    x = _batch(task, batch=8, steps=6)
+    features = keras.Model(model.input, model.get_layer("output_dropout").input)(x)
+    dropped = model.get_layer("output_dropout")(features, training=True)
+    dropped, features = np.asarray(dropped), np.asarray(features)
+    zeroed = (dropped == 0) & (features != 0)
+    assert 0.15 < zeroed.mean() < 0.35  # a fresh mask per entry, about a quarter
+    kept = ~zeroed & (features != 0)
+    np.testing.assert_allclose(dropped[kept], features[kept] / 0.75, rtol=1e-5)
+    # Inference: no dropout, the same outputs as the model without the layer.
+    plain = training.build_model(task, cell, units=64)
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(model.predict_on_batch(x), plain.predict_on_batch(x), rtol=1e-6)
+    assert "output_dropout" not in [layer.name for layer in plain.layers]
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, True, "0.5"])
+def test_a_bad_output_dropout_is_named(value, adding_task):
+    with pytest.raises(ValueError, match=r"`output_dropout` must be a float in \[0, 1\)"):
+        training.build_model(adding_task, "lstm", output_dropout=value)
 
 
 def test_clockwork_gets_modules_by_default(adding_task):

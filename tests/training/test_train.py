@@ -254,16 +254,19 @@ def test_the_cosine_schedule_decays_over_the_whole_run_and_resumes_on_its_curve(
     }  # fmt: skip
 
 
-def test_a_run_file_written_before_lr_schedule_existed_resumes_as_constant(tmp_path, adding_task):
+def test_a_run_file_written_before_lr_schedule_and_output_dropout_resumes_with_their_old_values(tmp_path, adding_task):
     settings = dict(output=tmp_path / "run", units=3, epochs=2, batch_size=16, verbose=0)
     with pytest.raises(KeyboardInterrupt):
         training.train(adding_task, callbacks=[_Interrupt()], **settings)
     run_file = trainer.work_dir_for(tmp_path / "run") / "run.json"
     old = json.loads(run_file.read_text())
-    del old["lr_schedule"], old["dtype_policy"]
+    del old["lr_schedule"], old["dtype_policy"], old["output_dropout"]
     run_file.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="output_dropout: None then, 0.5 now"):
+        training.train(adding_task, **settings, output_dropout=0.5)
     result = training.train(adding_task, **settings)
     assert result.metadata["training"]["resumed_from_epoch"] == 1
+    assert result.metadata["model"]["output_dropout"] == 0.0
 
 
 def test_make_optimizer_names_the_argument_at_fault():
