@@ -182,18 +182,22 @@ RECIPES = {
     # Tried and stopped (2026-11-28): adding recurrent dropout 0.2 learned
     # more slowly, 0.021 behind at epoch 8 and 0.032 at epoch 13 (1.5212
     # against 1.4892), so it could not have reached 1.45 in 32 epochs.
-    # Version 4: dropout 0.5 between the last layer and the head as well
-    # (Zaremba et al. 2014 drop every non-recurrent connection).
+    # Version 4: dropout 0.3 between the last layer and the head as well
+    # (Zaremba et al. 2014 drop every non-recurrent connection). It learns
+    # more slowly (0.049 behind version 3 at epoch 4, 0.002 at epoch 15) and
+    # passes version 3 from epoch 20 on, where version 3 had stopped
+    # improving. Tried beside it (2026-11-29): output dropout 0.5 was 0.004
+    # behind version 3 at epoch 24 (1.4703 against 1.4661) and was stopped.
     "shakespeare_lstm": _text(
         "lstm", "LSTM character model of Tiny Shakespeare (flagship)",
-        epochs=32, dtype_policy="mixed_bfloat16", output_dropout=0.5,
+        epochs=32, dtype_policy="mixed_bfloat16", output_dropout=0.3,
     ),
     "shakespeare_gru": _text("gru", "GRU character model of Tiny Shakespeare"),
     "shakespeare_cifg_lstm": _text("cifg_lstm", "CIFG LSTM character model of Tiny Shakespeare"),
 }
 
 
-RETRAINING = {"shakespeare_lstm"}
+RETRAINING = {}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
