@@ -197,7 +197,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {}
+RETRAINING = set()
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
@@ -209,7 +209,7 @@ def recipe_mismatches(name, metadata):
     Compares every argument of `keras_rnnx.training.train` that the metadata
     records or the recipe sets (model and optimisation), then the task and its
     options. A setting the recipe leaves out takes ``train``'s default; one the
-    metadata predates, its value then (`keras_rnnx.training.LEGACY_DEFAULTS`).
+    metadata predates, its value then (`keras_rnnx.training.recorded_setting`).
     """
     recipe = RECIPES[name]
     found = {**metadata["model"], **metadata["training"]}
@@ -220,7 +220,7 @@ def recipe_mismatches(name, metadata):
         want = recipe["train"].get(key, parameter.default)
         if key == "cell_options":  # `train` records None as {}
             want = want or {}
-        got = found.get(key, training.LEGACY_DEFAULTS.get(key))
+        got = training.recorded_setting(found, key)
         if got != want:
             out.append(f"{key}: {got!r} shipped, {want!r} in the recipe")
     options = metadata["task"]["options"]
@@ -292,7 +292,7 @@ def _card(name, recipe, metadata, entry_headline, wall, command):
         "",
         f"- Parameters: {metadata['params']:,}; model: `{json.dumps(metadata['model'], sort_keys=True)}`.",
         f"- Optimiser: {training_info['optimizer']}, learning rate {training_info['learning_rate']} "
-        f"({training_info.get('lr_schedule', training.LEGACY_DEFAULTS['lr_schedule'])}), "
+        f"({training.recorded_setting(training_info, 'lr_schedule')}), "
         f"clipnorm {training_info['clipnorm']}, batch {training_info['batch_size']}, seed {training_info['seed']}; "
         f"{training_info['epochs_completed']} epochs run (at most {training_info['epochs']}, patience "
         f"{training_info['patience']}), best epoch {training_info['best_epoch']} (by {training_info['monitor']}).",

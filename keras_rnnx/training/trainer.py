@@ -61,6 +61,12 @@ LEGACY_DEFAULTS = {"lr_schedule": "constant", "dtype_policy": "float32", "output
 or ``metadata.json`` without the key had this value."""
 
 
+def recorded_setting(settings, key):
+    """``settings[key]`` from a ``run.json`` or metadata section, or the value
+    a record written before the setting existed had (`LEGACY_DEFAULTS`)."""
+    return settings.get(key, LEGACY_DEFAULTS.get(key))
+
+
 @dataclasses.dataclass
 class TrainResult:
     """What `train` returns.
@@ -310,11 +316,12 @@ def _prepare_work_dir(work, run, resume):
             key
             for key in set(run) | set(previous)
             if key not in _MAY_CHANGE_ON_RESUME
-            and run.get(key, LEGACY_DEFAULTS.get(key)) != previous.get(key, LEGACY_DEFAULTS.get(key))
+            and recorded_setting(run, key) != recorded_setting(previous, key)
         )
         if changed:
             details = "; ".join(
-                f"{k}: {previous.get(k)!r} then, {run.get(k)!r} now" for k in changed
+                f"{k}: {recorded_setting(previous, k)!r} then, {recorded_setting(run, k)!r} now"
+                for k in changed
             )
             raise ValueError(
                 f"{work} holds an interrupted run with other settings ({details}). "

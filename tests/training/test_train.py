@@ -262,7 +262,7 @@ def test_a_run_file_written_before_lr_schedule_and_output_dropout_resumes_with_t
     old = json.loads(run_file.read_text())
     del old["lr_schedule"], old["dtype_policy"], old["output_dropout"]
     run_file.write_text(json.dumps(old))
-    with pytest.raises(ValueError, match="output_dropout: None then, 0.5 now"):
+    with pytest.raises(ValueError, match="output_dropout: 0.0 then, 0.5 now"):
         training.train(adding_task, **settings, output_dropout=0.5)
     result = training.train(adding_task, **settings)
     assert result.metadata["training"]["resumed_from_epoch"] == 1
