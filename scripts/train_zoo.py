@@ -61,7 +61,7 @@ def _jsb(cell, description, **model):
     }
 
 
-def _text(cell, description, **model):
+def _text(cell, description, timesteps=200, **model):
     # 200-step windows (nanoGPT's context is 256), dropout 0.5 on both layers'
     # inputs and a cosine decay: version 1 (100 steps, dropout 0.2, constant
     # rate, 12 epochs) overfitted to train 1.17 / validation 1.50 nats.
@@ -70,7 +70,7 @@ def _text(cell, description, **model):
     return {
         "description": description,
         "task": "text",
-        "task_options": {**TEXT, "timesteps": 200},
+        "task_options": {**TEXT, "timesteps": timesteps},
         "train": {
             **dict(
                 cell=cell, units=512, layers=2, dropout=0.5, embedding_dim=64, learning_rate=2e-3,
@@ -188,16 +188,21 @@ RECIPES = {
     # passes version 3 from epoch 20 on, where version 3 had stopped
     # improving. Tried beside it (2026-11-29): output dropout 0.5 was 0.004
     # behind version 3 at epoch 24 (1.4703 against 1.4661) and was stopped.
+    # Version 4 scored 1.4608 on 200-character windows; the same weights
+    # score 1.4542 on 256-character windows (nanoGPT's block) and 1.4500 on
+    # 400: much of the windowed loss is the zero state at each window's start.
+    # Version 5: 256-character windows (nanoGPT's context, for a like-for-like
+    # comparison) and 40 epochs.
     "shakespeare_lstm": _text(
-        "lstm", "LSTM character model of Tiny Shakespeare (flagship)",
-        epochs=32, dtype_policy="mixed_bfloat16", output_dropout=0.3,
+        "lstm", "LSTM character model of Tiny Shakespeare (flagship)", timesteps=256,
+        epochs=40, dtype_policy="mixed_bfloat16", output_dropout=0.3,
     ),
     "shakespeare_gru": _text("gru", "GRU character model of Tiny Shakespeare"),
     "shakespeare_cifg_lstm": _text("cifg_lstm", "CIFG LSTM character model of Tiny Shakespeare"),
 }
 
 
-RETRAINING = set()
+RETRAINING = {"shakespeare_lstm"}
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
