@@ -18,6 +18,7 @@ for a file or data problem found while running (the message names the path).
 """
 
 import argparse
+import contextlib
 import json
 import math
 import pathlib
@@ -428,6 +429,11 @@ def _add_eval_options(parser):
         help="character models: read the split as STREAMS long streams (default 8), carrying the "
         "state from each window into the next, instead of scoring each window from a zero state",
     )
+    parser.add_argument(
+        "--timesteps", type=_int_at_least(1), default=None, metavar="T",
+        help="character models: score windows of T characters (each from a zero state) instead of "
+        "the preset's own window length; the text and split stay the same",
+    )
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
 
 
@@ -437,9 +443,27 @@ def _eval(args):
 
 def _evaluate_preset(directory, args):
     model, metadata = zoo.load_preset(directory)
+    # TFDS prints its progress ("Downloading and preparing dataset ...") on
+    # stdout the first time it builds a task's data; it goes to stderr here,
+    # so that stdout holds the scores alone (one JSON document with --json).
+    with contextlib.redirect_stdout(sys.stderr):
+        scores, task = _scores(model, metadata, directory, args)
+    if args.json:
+        print(json.dumps({"task": task.name, "metric": task.metric, "baseline": task.baseline, "scores": scores}))
+    else:
+        print(f"{directory}: {model.name}, {model.count_params():,} parameters")
+        info = {"name": task.name, "metric": task.metric, "baseline": task.baseline,
+                "sequence_output": task.sequence_output}  # fmt: skip
+        for line in _metric_lines(info, scores):
+            print(line)
+    return 0
+
+
+def _scores(model, metadata, directory, args):
+    """``rnnx eval``'s scores (a dict by split) and the task they were computed on."""
     source = str(pathlib.Path(directory) / zoo.METADATA_FILE)
     task = training.task_from_metadata(
-        metadata, args.data_dir, source=source, root=args.data_root
+        metadata, args.data_dir, source=source, root=args.data_root, timesteps=args.timesteps
     )
     available = [s for s, n in datasets.split_sizes(task, args.data_dir).items() if n]
     if args.split == "all":
@@ -466,15 +490,7 @@ def _evaluate_preset(directory, args):
         )
         for split in splits
     }
-    if args.json:
-        print(json.dumps({"task": task.name, "metric": task.metric, "baseline": task.baseline, "scores": scores}))
-    else:
-        print(f"{directory}: {model.name}, {model.count_params():,} parameters")
-        info = {"name": task.name, "metric": task.metric, "baseline": task.baseline,
-                "sequence_output": task.sequence_output}  # fmt: skip
-        for line in _metric_lines(info, scores):
-            print(line)
-    return 0
+    return scores, task
 
 
 def _chords(text):

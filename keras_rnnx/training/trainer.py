@@ -126,7 +126,7 @@ def data_root(root=None):
     return pathlib.Path(root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
 
 
-def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=None):
+def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=None, timesteps=None):
     """Rebuild the task a preset was trained on from its ``metadata.json``.
 
     A relative ``path`` option (the zoo's presets store their data files
@@ -134,9 +134,16 @@ def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=
     resolved against `data_root` (``root``, ``$RNNX_DATA_ROOT`` or
     ``../shared/data``).
 
+    ``timesteps`` (character models only) rebuilds the task with windows of
+    that many characters instead of the preset's: the same text and split,
+    to score a model with a longer or shorter context from each window's
+    zero state (the last partial window of each split is dropped, so the
+    number of scored characters changes slightly).
+
     Raises:
-        ValueError: no task description in the metadata, or the data found
-            now differs from the preset's (e.g. another text: its sha256).
+        ValueError: no task description in the metadata, the data found now
+            differs from the preset's (e.g. another text: its sha256), or
+            ``timesteps`` for a task that is not a character model.
     """
     info = metadata.get("task")
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):
@@ -156,6 +163,14 @@ def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=
             )
         stored["path"] = os.path.abspath(resolved)
     arguments = {k: v for k, v in stored.items() if k not in _DERIVED_OPTIONS}
+    if timesteps is not None:
+        if info["name"] != "text":
+            raise ValueError(
+                f"`timesteps` re-windows character models; task {info['name']!r} keeps the "
+                "sequences it was trained on: leave `timesteps` out (rnnx: --timesteps)."
+            )
+        arguments["timesteps"] = timesteps
+        stored.pop("timesteps", None)
     task = datasets.get_task(info["name"], data_dir=data_dir, **arguments)
     differ = sorted(k for k in stored if task.options.get(k) != stored[k])
     if differ:

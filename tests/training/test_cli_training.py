@@ -3,6 +3,7 @@
 import json
 
 import mido
+import numpy as np
 import pytest
 
 from keras_rnnx import training
@@ -52,6 +53,8 @@ def test_eval_prints_the_metric_beside_the_baseline(adding_preset, data_dir):
     assert status == 1 and "--carry-state scores character models; task 'adding'" in err
     status, _, err = run_cli(["eval", str(output), "--carry-state", "0"])
     assert status == 2 and "--carry-state" in err
+    status, _, err = run_cli(["eval", str(output), "--timesteps", "50"])
+    assert status == 1 and "`timesteps` re-windows character models; task 'adding'" in err
     status, out, _ = run_cli(["eval", str(output), "--split", "all", "--json", "--batch-size", "5"])
     scores = json.loads(out)
     assert scores["metric"] == "mse" and scores["baseline"] == pytest.approx(1 / 6)
@@ -80,6 +83,22 @@ def test_text_model_train_eval_and_sample(tmp_path, data_dir, text_path):
     assert json.loads(out)["scores"]["validation"] == pytest.approx(expected)
     status, out, _ = run_cli(["eval", str(output), "--data-dir", str(data_dir), "--carry-state"])
     assert status == 0 and "state carried across windows in 8 streams" in out
+    # --timesteps 24: the same validation text in 24-character windows, each from a zero
+    # state. Reference: the raw text cut by hand and scored in NumPy. This is the first
+    # build of 24-character windows: TFDS's progress must stay off stdout (pure JSON).
+    status, out, err = run_cli(["eval", str(output), "--data-dir", str(data_dir), "--timesteps", "24", "--json"])
+    assert status == 0, err
+    vocabulary = list(task.vocabulary)
+    text = text_path.read_text(encoding="utf-8")
+    ids = np.array([vocabulary.index(c) for c in text[int(len(text) * 0.9):]])
+    windows = np.stack([ids[i * 24 : i * 24 + 25] for i in range((len(ids) - 1) // 24)])
+    p = np.asarray(model(windows[:, :-1]), np.float64)
+    nats = -np.log(np.take_along_axis(p, windows[:, 1:, None], axis=-1))
+    score = json.loads(out)["scores"]["validation"]
+    assert score["count"] == nats.size and score["nats_per_char"] == pytest.approx(nats.mean(), rel=1e-5)
+    assert score["nats_per_char"] != pytest.approx(expected["nats_per_char"], rel=1e-6)
+    status, _, err = run_cli(["eval", str(output), "--timesteps", "0"])
+    assert status == 2 and "--timesteps" in err
     status, _, err = run_cli(["eval", str(output), "--split", "test"])
     assert status == 1 and "has no 'test' split; its splits: train, validation" in err
     sample = ["sample", str(output), "--prompt", "to be", "--length", "25", "--seed", "4"]
