@@ -191,8 +191,11 @@ RECIPES = {
     # Version 4 scored 1.4608 on 200-character windows; the same weights
     # score 1.4542 on 256-character windows (nanoGPT's block) and 1.4500 on
     # 400: much of the windowed loss is the zero state at each window's start.
-    # Version 5: 256-character windows (nanoGPT's context, for a like-for-like
-    # comparison) and 40 epochs.
+    # Version 5 (2026-11-29): 256-character windows (nanoGPT's context, for a
+    # like-for-like comparison) and 40 epochs: validation 1.4502 (best epoch
+    # 32 of 40; 1.4587 on 200-character windows, against version 4's 1.4608),
+    # train 1.1140, carried state 1.4313. Per epoch: 1.5361 at 10, 1.4673 at
+    # 20, 1.4570 at 24, 1.4503 at 32, then flat (1.4517 at 40).
     "shakespeare_lstm": _text(
         "lstm", "LSTM character model of Tiny Shakespeare (flagship)", timesteps=256,
         epochs=40, dtype_policy="mixed_bfloat16", output_dropout=0.3,
@@ -202,7 +205,7 @@ RECIPES = {
 }
 
 
-RETRAINING = {"shakespeare_lstm"}
+RETRAINING = set()
 """Shipped presets whose recipe above has moved on while the new version
 trains: `recipe_mismatches` must find a difference for each (the entry goes
 when the new version is shipped)."""
