@@ -164,10 +164,11 @@ def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=
         stored["path"] = os.path.abspath(resolved)
     arguments = {k: v for k, v in stored.items() if k not in _DERIVED_OPTIONS}
     if timesteps is not None:
-        if info["name"] != "text":
+        if info.get("kind") != "char_lm":  # e.g. the adding task's `timesteps` makes other data
             raise ValueError(
-                f"`timesteps` re-windows character models; task {info['name']!r} keeps the "
-                "sequences it was trained on: leave `timesteps` out (rnnx: --timesteps)."
+                f"`timesteps` re-windows character models; task {info['name']!r} (kind "
+                f"{info.get('kind')!r}) keeps the sequences it was trained on: leave `timesteps` "
+                "out (rnnx: --timesteps)."
             )
         arguments["timesteps"] = timesteps
         stored.pop("timesteps", None)
