@@ -236,6 +236,10 @@ def _add_train_parser(commands):
         help="clip each gradient to this norm (default: no clipping)",
     )  # fmt: skip
     fit.add_argument(
+        "--weight-decay", type=_positive_float, default=None,
+        help="decoupled weight decay of the matrices, as in AdamW (default: none)",
+    )  # fmt: skip
+    fit.add_argument(
         "--dtype-policy", type=_choice("dtype-policy", training.DTYPE_POLICIES),
         default="float32", metavar="NAME",
         help="train under this Keras dtype policy, among: "
@@ -351,6 +355,7 @@ def _train(args, parser):
         lr_schedule=args.lr_schedule,
         dtype_policy=args.dtype_policy,
         clipnorm=args.clipnorm,
+        weight_decay=args.weight_decay,
         epochs=args.epochs,
         batch_size=args.batch_size,
         patience=args.patience,

@@ -264,8 +264,17 @@ def check_dtype_policy(dtype_policy):
         )
 
 
-def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None):
+def make_optimizer(
+    optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None,
+    weight_decay=None,
+):  # fmt: skip
     """A Keras optimizer by name (a key of `OPTIMIZERS`).
+
+    ``weight_decay`` (float > 0, or None for none) is Keras' decoupled weight
+    decay, as in AdamW (Loshchilov & Hutter, 2019): after each update every
+    decayed variable ``w`` becomes ``w - learning_rate * weight_decay * w``,
+    with the scheduled rate. `compile_model` keeps vectors (biases,
+    peepholes) out of it.
 
     ``lr_schedule`` is one of `LR_SCHEDULES`; ``"cosine"`` needs
     ``decay_steps``, the number of optimizer steps of the whole run (`train`
@@ -299,16 +308,37 @@ def make_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_sched
         rate = keras.optimizers.schedules.CosineDecay(
             learning_rate, decay_steps, alpha=COSINE_FINAL_FRACTION
         )
-    return OPTIMIZERS[optimizer](learning_rate=rate, clipnorm=clipnorm)
+    if weight_decay is not None and (
+        isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay > 0
+    ):
+        raise ValueError(
+            f"`weight_decay` must be a positive float, or None for no decay; received {weight_decay!r}."
+        )
+    return OPTIMIZERS[optimizer](learning_rate=rate, clipnorm=clipnorm, weight_decay=weight_decay)
 
 
 def compile_model(
-    model, task, optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None
-):
-    """Compile ``model`` with the task's loss (and accuracy for accuracy tasks)."""
+    model, task, optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None,
+    weight_decay=None,
+):  # fmt: skip
+    """Compile ``model`` with the task's loss (and accuracy for accuracy tasks).
+
+    With ``weight_decay`` (see `make_optimizer`) only the model's matrices
+    (kernels, recurrent kernels, embeddings) decay; its vectors (biases,
+    whose forget-gate or chrono initialisation decay would undo, peepholes)
+    do not, as in nanoGPT. The model must be built to tell them apart.
+    """
     metrics = ["accuracy"] if task.metric == "accuracy" else None
+    built = make_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, decay_steps, weight_decay)
+    if weight_decay is not None:
+        if not model.built:
+            raise ValueError(
+                "`weight_decay` needs a built model (its vectors are kept out of the "
+                "decay); build it first, e.g. by calling it on a batch."
+            )
+        built.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, decay_steps),
+        optimizer=built,
         loss=task.loss,
         weighted_metrics=metrics,
     )

@@ -56,7 +56,9 @@ LOSS_CURVES_FILE = "loss_curves.png"
 VOCABULARY_FILE = "vocabulary.json"
 # run.json keys that may change between a run and its resumption.
 _MAY_CHANGE_ON_RESUME = frozenset({"epochs", "patience"})
-LEGACY_DEFAULTS = {"lr_schedule": "constant", "dtype_policy": "float32", "output_dropout": 0.0}
+LEGACY_DEFAULTS = {
+    "lr_schedule": "constant", "dtype_policy": "float32", "output_dropout": 0.0, "weight_decay": None,
+}  # fmt: skip
 """Settings added after runs and presets were first recorded: a ``run.json``
 or ``metadata.json`` without the key had this value."""
 
@@ -439,6 +441,7 @@ def train(
     learning_rate=1e-3,
     clipnorm=None,
     lr_schedule="constant",
+    weight_decay=None,
     dtype_policy="float32",
     epochs=10,
     batch_size=32,
@@ -482,6 +485,8 @@ def train(
         lr_schedule: ``"constant"`` or ``"cosine"``: cosine decay from
             ``learning_rate`` to 5 % of it over ``epochs`` epochs (see
             `keras_rnnx.training.make_optimizer`).
+        weight_decay: float > 0 or None: decoupled weight decay of the
+            model's matrices, as in AdamW (`keras_rnnx.training.compile_model`).
         dtype_policy: a name of `DTYPE_POLICIES`: ``"float32"``, or
             ``"mixed_bfloat16"`` to train in bfloat16 with float32 weights
             (1.69x faster train steps for a 2x512 GRU character model on a
@@ -556,15 +561,15 @@ def train(
         build = lambda: zoo.model_from_config(model_config, source="model_config")  # noqa: E731
     optimization = {
         "optimizer": optimizer, "learning_rate": learning_rate, "lr_schedule": lr_schedule,
-        "clipnorm": clipnorm, "batch_size": batch_size, "epochs": epochs, "patience": patience,
-        "seed": seed, "dtype_policy": dtype_policy,
+        "clipnorm": clipnorm, "weight_decay": weight_decay, "batch_size": batch_size, "epochs": epochs,
+        "patience": patience, "seed": seed, "dtype_policy": dtype_policy,
     }  # fmt: skip
     sizes = datasets.split_sizes(task, data_dir=data_dir)
     custom_loop = distributed.needs_custom_loop(strategy)
     # The custom loop's datasets hold global batches (batch_size per worker).
     load_batch = batch_size * strategy.num_replicas_in_sync if custom_loop else batch_size
     steps = epochs * -(-sizes["train"] // load_batch)  # for a schedule over the whole run
-    optimizer_args = (optimizer, learning_rate, clipnorm, lr_schedule, steps)
+    optimizer_args = (optimizer, learning_rate, clipnorm, lr_schedule, steps, weight_decay)
     models.make_optimizer(*optimizer_args)  # checks before any work
     run = json.loads(json.dumps({"task": task_metadata(task), **architecture, **optimization}))
 
