@@ -285,7 +285,9 @@ def make_optimizer(
     if optimizer not in OPTIMIZERS:
         raise ValueError(
             f"Unknown optimizer {optimizer!r}. Choose among: {', '.join(OPTIMIZERS)}."
-        )
+            + (" AdamW is 'adam' with `weight_decay` (rnnx train: --weight-decay)."
+               if str(optimizer).lower() == "adamw" else "")
+        )  # fmt: skip
     if isinstance(learning_rate, bool) or not (
         isinstance(learning_rate, (int, float)) and learning_rate > 0
     ):

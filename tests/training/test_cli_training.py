@@ -17,7 +17,7 @@ from tests.cli_runner import run_cli
 def adding_preset(tmp_path_factory, data_dir, adding_task):
     output = tmp_path_factory.mktemp("cli") / "adding_gru"
     argv = ["train", *adding_flags(data_dir), "--cell", "gru", "--cell-option", "reset_after=false",
-            "--units", "4", "--epochs", "2", "--lr", "0.02", "--clipnorm", "1.0",
+            "--units", "4", "--epochs", "2", "--lr", "0.02", "--clipnorm", "1.0", "--weight-decay", "0.01",
             "--optimizer", "rmsprop", "--lr-schedule", "cosine", "--verbose", "0",
             "--output", str(output)]  # fmt: skip
     status, out, err = run_cli(argv)
@@ -35,6 +35,7 @@ def test_train_prints_the_preset_and_its_metrics(adding_preset):
     assert metadata["training_command"] == "rnnx " + " ".join(argv)
     assert metadata["training"]["optimizer"] == "rmsprop" and metadata["training"]["clipnorm"] == 1.0
     assert metadata["training"]["lr_schedule"] == "cosine"
+    assert metadata["training"]["weight_decay"] == 0.01
     assert metadata["training"]["dtype_policy"] == "float32"
     assert metadata["model"]["cell_options"] == {"reset_after": False}
 

@@ -162,7 +162,7 @@ def test_grid_lstm_1d_refuses_sequence_outputs(jsb_task, adding_task):
 def test_optimizers_and_their_checks():
     optimizer = training.make_optimizer("rmsprop", 0.01, clipnorm=1.0)
     assert optimizer.__class__.__name__ == "RMSprop" and optimizer.clipnorm == 1.0
-    with pytest.raises(ValueError, match="Unknown optimizer 'adamw'"):
+    with pytest.raises(ValueError, match="Unknown optimizer 'adamw'.*AdamW is 'adam' with `weight_decay`"):
         training.make_optimizer("adamw")
     with pytest.raises(ValueError, match="`learning_rate`"):
         training.make_optimizer("adam", 0)

@@ -254,16 +254,18 @@ def test_the_cosine_schedule_decays_over_the_whole_run_and_resumes_on_its_curve(
     }  # fmt: skip
 
 
-def test_a_run_file_written_before_lr_schedule_and_output_dropout_resumes_with_their_old_values(tmp_path, adding_task):
+def test_a_run_file_written_before_lr_schedule_output_dropout_and_weight_decay_resumes_with_their_old_values(tmp_path, adding_task):
     settings = dict(output=tmp_path / "run", units=3, epochs=2, batch_size=16, verbose=0)
     with pytest.raises(KeyboardInterrupt):
         training.train(adding_task, callbacks=[_Interrupt()], **settings)
     run_file = trainer.work_dir_for(tmp_path / "run") / "run.json"
     old = json.loads(run_file.read_text())
-    del old["lr_schedule"], old["dtype_policy"], old["output_dropout"]
+    del old["lr_schedule"], old["dtype_policy"], old["output_dropout"], old["weight_decay"]
     run_file.write_text(json.dumps(old))
     with pytest.raises(ValueError, match="output_dropout: 0.0 then, 0.5 now"):
         training.train(adding_task, **settings, output_dropout=0.5)
+    with pytest.raises(ValueError, match="weight_decay: None then, 0.1 now"):
+        training.train(adding_task, **settings, weight_decay=0.1)
     result = training.train(adding_task, **settings)
     assert result.metadata["training"]["resumed_from_epoch"] == 1
     assert result.metadata["model"]["output_dropout"] == 0.0
@@ -295,3 +297,43 @@ def test_read_history_skips_a_cut_line_and_keeps_the_last_record(tmp_path):
     assert training.read_history(path) == [{"epoch": 0, "loss": 2}, {"epoch": 1, "loss": 0.5}]
     assert training.read_history(tmp_path / "none.jsonl") == []
     assert math.isinf(trainer._best([], "val_loss")[0])
+
+
+def test_weight_decay_shrinks_the_matrices_by_rate_times_decay_and_spares_the_vectors(tmp_path, adding_task):
+    # One SGD step from the same weights and batch, with and without decay:
+    # Keras decays before the update, so w_decayed - w_plain = -lr * wd * w0
+    # for every matrix and 0 for every vector (bias).
+    def one_step(weight_decay):
+        keras.utils.set_random_seed(3)
+        model = training.build_model(adding_task, "lstm", units=4)
+        training.compile_model(model, adding_task, "sgd", 0.1, weight_decay=weight_decay)
+        start = [v.numpy().copy() for v in model.trainable_variables]
+        x, y = next(iter(datasets.load_split(adding_task, "train", batch_size=8)))
+        model.train_on_batch(x, y)
+        return model, start, [v.numpy() for v in model.trainable_variables]
+
+    model, start, plain = one_step(None)
+    _, start_again, decayed = one_step(0.5)
+    for variable, w0, w0_again, a, b in zip(model.trainable_variables, start, start_again, plain, decayed):
+        np.testing.assert_array_equal(w0, w0_again)
+        expected = -0.1 * 0.5 * w0 if w0.ndim >= 2 else np.zeros_like(w0)
+        np.testing.assert_allclose(b - a, expected, atol=1e-6, err_msg=variable.path)
+    assert any(w.ndim >= 2 and np.abs(w).max() > 0.1 for w in start)  # the check has teeth
+
+    result = training.train(
+        adding_task, output=tmp_path / "run", units=3, epochs=1, batch_size=16, weight_decay=0.01, verbose=0
+    )
+    assert result.metadata["training"]["weight_decay"] == 0.01
+    assert result.model.optimizer.weight_decay == 0.01
+
+
+def test_weight_decay_is_checked_and_needs_a_built_model(adding_task):
+    assert training.make_optimizer("adam", 0.1, weight_decay=0.1).weight_decay == 0.1
+    assert training.make_optimizer("adam", 0.1).weight_decay is None
+    for bad in (0, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match="`weight_decay` must be a positive float, or None"):
+            training.make_optimizer("adam", 0.1, weight_decay=bad)
+    unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="`weight_decay` needs a built model"):
+        training.compile_model(unbuilt, adding_task, weight_decay=0.1)
+    training.compile_model(unbuilt, adding_task)  # no decay: nothing to tell apart
