@@ -331,16 +331,16 @@ def compile_model(
     do not, as in nanoGPT. The model must be built to tell them apart.
     """
     metrics = ["accuracy"] if task.metric == "accuracy" else None
-    built = make_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, decay_steps, weight_decay)
+    instance = make_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, decay_steps, weight_decay)
     if weight_decay is not None:
         if not model.built:
             raise ValueError(
                 "`weight_decay` needs a built model (its vectors are kept out of the "
                 "decay); build it first, e.g. by calling it on a batch."
             )
-        built.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
+        instance.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
     model.compile(
-        optimizer=built,
+        optimizer=instance,
         loss=task.loss,
         weighted_metrics=metrics,
     )
