@@ -113,6 +113,15 @@ def _check_int(name, value, minimum):
         raise ValueError(f"`{name}` must be an int >= {minimum}; received {value!r}.")
 
 
+def _check_positive(name, value, none_means=None):
+    """``value`` is a float > 0, or None where ``none_means`` says what None is."""
+    if value is None and none_means is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        alternative = f", or None for {none_means}" if none_means is not None else ""
+        raise ValueError(f"`{name}` must be a positive float{alternative}; received {value!r}.")
+
+
 def _check_rate(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"`{name}` must be a float in [0, 1); received {value!r}.")
@@ -288,14 +297,9 @@ def make_optimizer(
             + (" AdamW is 'adam' with `weight_decay` (rnnx train: --weight-decay)."
                if str(optimizer).lower() == "adamw" else "")
         )  # fmt: skip
-    if isinstance(learning_rate, bool) or not (
-        isinstance(learning_rate, (int, float)) and learning_rate > 0
-    ):
-        raise ValueError(f"`learning_rate` must be a positive float; received {learning_rate!r}.")
-    if clipnorm is not None and not (
-        isinstance(clipnorm, (int, float)) and not isinstance(clipnorm, bool) and clipnorm > 0
-    ):
-        raise ValueError(f"`clipnorm` must be a positive float or None; received {clipnorm!r}.")
+    _check_positive("learning_rate", learning_rate)
+    _check_positive("clipnorm", clipnorm, none_means="no clipping")
+    _check_positive("weight_decay", weight_decay, none_means="no decay")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(
             f"Unknown `lr_schedule` {lr_schedule!r}. Choose among: {', '.join(LR_SCHEDULES)}."
@@ -309,12 +313,6 @@ def make_optimizer(
             )
         rate = keras.optimizers.schedules.CosineDecay(
             learning_rate, decay_steps, alpha=COSINE_FINAL_FRACTION
-        )
-    if weight_decay is not None and (
-        isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay > 0
-    ):
-        raise ValueError(
-            f"`weight_decay` must be a positive float, or None for no decay; received {weight_decay!r}."
         )
     return OPTIMIZERS[optimizer](learning_rate=rate, clipnorm=clipnorm, weight_decay=weight_decay)
 

@@ -166,5 +166,8 @@ def test_optimizers_and_their_checks():
         training.make_optimizer("adamw")
     with pytest.raises(ValueError, match="`learning_rate`"):
         training.make_optimizer("adam", 0)
-    with pytest.raises(ValueError, match="`clipnorm`"):
+    with pytest.raises(ValueError, match="`clipnorm` must be a positive float, or None for no clipping; received -1"):
         training.make_optimizer("adam", 0.1, clipnorm=-1)
+    for bad in (True, None, "0.1"):
+        with pytest.raises(ValueError, match=r"`learning_rate` must be a positive float; received"):
+            training.make_optimizer("adam", bad)
