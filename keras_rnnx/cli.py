@@ -588,17 +588,20 @@ def _add_zoo_parser(commands):
         "zoo",
         help="list, inspect, download, evaluate and sample the pretrained presets",
         description="The model zoo. A PRESET is a name from the manifest, a "
-        "preset directory, or a URL http(s)://HOST/BASE/NAME. Names resolve to "
-        "the user cache, then the project's zoo/ directory, then the remote zoo "
-        f"(--base-url or ${zoo.URL_ENV}); every file is checked against the "
-        "manifest's sha256 on every load.",
+        "preset directory (./DIR), a hub URI hf://OWNER/REPO[@REVISION], or a URL "
+        "http(s)://HOST/BASE/NAME. Names resolve to the user cache, then the zoo "
+        "directory (the checkout's zoo/), then the installed keras-rnnx-zoo "
+        f"package, then the remote zoo (--base-url or ${zoo.URL_ENV}) or else "
+        "the preset's hub repository; every file is checked against the "
+        "manifest's sha256 (a hub repository outside the manifest: against the "
+        "hub's hashes) on every load. Which source was used is printed on stderr.",
     )
     zoo_commands = zoo_parser.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND")
     zoo_commands.required = True
 
     def common(parser, preset=True):
         if preset:
-            parser.add_argument("preset", metavar="PRESET", help="a preset name, directory or URL")
+            parser.add_argument("preset", metavar="PRESET", help="a preset name, directory, hf:// URI or URL")
         parser.add_argument("--cache-dir", help=f"the download cache (default: ${zoo.CACHE_ENV} or $KERAS_HOME/keras_rnnx/zoo)")
         parser.add_argument("--zoo-dir", help=f"the shipped zoo directory (default: the project's zoo/ or ${zoo.ZOO_DIR_ENV})")
         parser.add_argument("--base-url", help=f"the remote zoo's http(s) address (default: ${zoo.URL_ENV}; none)")
@@ -618,6 +621,18 @@ def _add_zoo_parser(commands):
     sample = zoo_commands.add_parser("sample", help="generate text or music from a preset")
     common(sample)
     _add_sample_options(sample)
+    push = zoo_commands.add_parser(
+        "push",
+        help="publish a preset to the Hugging Face Hub",
+        description="Upload a preset (a name, a directory or a URI) to a hub repository, "
+        "its MODEL_CARD.md as the hub README under the hub's metadata header. The "
+        "repository is created if needed; the token is the hub client's own (HF_TOKEN "
+        "or `hf auth login`) and is never printed. HF_ENDPOINT selects another hub.",
+    )
+    common(push)
+    push.add_argument("target", metavar="hf://OWNER/REPO[@BRANCH]", help="the hub repository (and branch)")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    push.add_argument("--message", help="the commit message")
     zoo_parser.set_defaults(handler=lambda args: _zoo(args, sample))
 
 
@@ -632,7 +647,7 @@ def _zoo(args, sample_parser):
     if args.zoo_command == "list":
         presets = zoo.list(zoo_dir=args.zoo_dir)
         if not presets:
-            print("No presets: no zoo/manifest.json found (set --zoo-dir).")
+            print("No presets: the manifest lists none.")
             return 0
         print(f"{'name':24s} {'task':13s} {'params':>10s}  headline (split metric = value; published)")
         for name, entry in presets.items():
@@ -659,7 +674,15 @@ def _zoo(args, sample_parser):
         preset = _fetch(args, force_download=args.force)
         print(f"{preset.name}: {preset.path} ({preset.source}, verified)")
         return 0
+    if args.zoo_command == "push":
+        zoo.parse_uri(args.target)  # a malformed target fails before anything is read
+        preset = _fetch(args)
+        print(preset.describe(), file=sys.stderr)
+        ref = zoo.hf.push(preset.path, args.target, private=args.private, message=args.message)
+        print(f"Pushed {preset.name} to {ref.uri} (load it with keras_rnnx.zoo.load({ref.uri!r})).")
+        return 0
     preset = _fetch(args)
+    print(preset.describe(), file=sys.stderr)
     if args.zoo_command == "eval":
         return _evaluate_preset(preset.path, args)
     return _sample_preset(preset.path, args, sample_parser)

@@ -9,7 +9,7 @@ Each recipe is fixed here (task, model, optimiser, epochs, seed); the preset
 directory gets the model (`keras_rnnx.training.train`), ``MODEL_CARD.md``
 (data, splits, metric per split beside the published numbers, parameter
 count, command, wall time, machine, intended use and limits), its entry in
-``zoo/manifest.json`` (sha256 and size of every file, headline metric) and
+``keras_rnnx/zoo/manifest.json`` (sha256 and size of every file, headline metric) and
 its row in the README's zoo table. A run
 killed part-way continues from its last epoch when the same command is run
 again (the working state is in ``build/zoo-work/NAME``).
@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from keras_rnnx import training  # noqa: E402
 from keras_rnnx import zoo  # noqa: E402
+from keras_rnnx.zoo.manifest import HUB_OWNER  # noqa: E402
 
 DATA_ROOT = os.environ.get("RNNX_DATA_ROOT", str(ROOT.parent / "shared" / "data"))
 JSB = {"path": "jsb_chorales"}
@@ -371,14 +372,19 @@ def finalize(name, zoo_dir, wall=None, command=None, data_root=DATA_ROOT):
     metadata["headline"] = headline
     meta_path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     (directory / "MODEL_CARD.md").write_text(_card(name, recipe, metadata, headline, wall, command))
-    manifest_path = zoo_dir / zoo.MANIFEST_FILE
+    manifest_path = manifest_path_of(zoo_dir)
     manifest = zoo.read_manifest(manifest_path) if manifest_path.exists() else {
         "format": "keras-rnnx-zoo", "format_version": 1, "presets": {}
     }
     old = manifest["presets"].get(name)
     entry = zoo.manifest_entry(directory, version=1, headline=headline, description=recipe["description"])
+    # New files are not on the hub until scripts/release_zoo.py publishes them.
+    entry["hub"] = {"repo": f"{HUB_OWNER}/{name}", "revision": None}
     if old is not None:
-        entry["version"] = old["version"] + (old["files"] != entry["files"])
+        changed = old["files"] != entry["files"]
+        entry["version"] = old["version"] + changed
+        if not changed and old.get("hub"):
+            entry["hub"] = old["hub"]
     manifest["presets"][name] = entry
     zoo.write_manifest(manifest_path, manifest)
     if zoo_dir.resolve() == (ROOT / "zoo").resolve():
@@ -403,9 +409,16 @@ def train_one(name, zoo_dir, data_root):
     finalize(name, zoo_dir, time.perf_counter() - start, command, data_root)
 
 
+def manifest_path_of(zoo_dir):
+    """The manifest of ``zoo_dir``: the packaged one for the project's zoo/, else its own."""
+    if pathlib.Path(zoo_dir).resolve() == (ROOT / "zoo").resolve():
+        return zoo.PACKAGED_MANIFEST
+    return pathlib.Path(zoo_dir) / zoo.MANIFEST_FILE
+
+
 def readme_table(zoo_dir):
     """The README's zoo table (markdown) from the manifest."""
-    presets = zoo.read_manifest(zoo_dir / zoo.MANIFEST_FILE)["presets"]
+    presets = zoo.read_manifest(manifest_path_of(zoo_dir))["presets"]
     lines = [
         "| preset | task | parameters | metric (split) | value | published |",
         "|---|---|---|---|---|---|",

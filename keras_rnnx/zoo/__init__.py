@@ -1,12 +1,14 @@
 """The model zoo.
 
-- `list`, `fetch`, `load`: find a preset by name, path or URL, download it
-  into the cache with verified checksums, and load it as a Keras model
-  (`keras_rnnx.zoo.hub`).
+- `list`, `fetch`, `load`: find a preset by name, path, ``hf://`` URI or URL,
+  download it into the cache with verified checksums, and load it as a Keras
+  model (`keras_rnnx.zoo.hub`); `push`: publish a preset to the Hugging Face
+  Hub (`keras_rnnx.zoo.hf`).
 - `save_preset`, `load_preset`: the preset directory format
   (``config.json``, ``model.weights.h5``, ``metadata.json``;
   `keras_rnnx.zoo.preset`).
-- `manifest_entry`, `read_manifest`, `write_manifest`: ``zoo/manifest.json``
+- `manifest_entry`, `read_manifest`, `write_manifest`, `packaged_manifest`:
+  the manifest, shipped as ``keras_rnnx/zoo/manifest.json``
   (`keras_rnnx.zoo.manifest`).
 """
 
@@ -19,8 +21,15 @@ from keras_rnnx.zoo.hub import cache_root
 from keras_rnnx.zoo.hub import fetch
 from keras_rnnx.zoo.hub import list  # noqa: A004
 from keras_rnnx.zoo.hub import load
+from keras_rnnx.zoo.hub import push
 from keras_rnnx.zoo.hub import shipped_zoo_dir
+from keras_rnnx.zoo.hf import HubRef
+from keras_rnnx.zoo.hf import parse_uri
+from keras_rnnx.zoo.hub import cache_slot
+from keras_rnnx.zoo.hub import zoo_package_dir
 from keras_rnnx.zoo.manifest import MANIFEST_FILE
+from keras_rnnx.zoo.manifest import PACKAGED_MANIFEST
+from keras_rnnx.zoo.manifest import packaged_manifest
 from keras_rnnx.zoo.manifest import manifest_entry
 from keras_rnnx.zoo.manifest import read_manifest
 from keras_rnnx.zoo.manifest import sha256_file

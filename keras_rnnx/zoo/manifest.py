@@ -13,14 +13,21 @@
           "params": 123456,
           "headline": {"split": "test", "metric": "nll_nats_per_step",
                        "value": 8.31, "published": {"LSTM, Bai et al. 2018": 8.45}},
-          "files": {"config.json": {"sha256": "…", "size": 1234}, …}
+          "files": {"config.json": {"sha256": "…", "size": 1234}, …},
+          "hub": {"repo": "keras-rnnx/jsb_lstm", "revision": "<40-hex commit>"}
         }
       }
     }
 
-The manifest is the trust anchor: every file of a preset is checked against
-its sha256 and size whenever the preset is loaded, from the shipped ``zoo/``,
-the user cache or a download.
+The official manifest ships inside the package (``keras_rnnx/zoo/manifest.json``,
+`packaged_manifest`), so an installed keras-rnnx knows every official preset
+wherever it runs. It is the trust anchor: every file of a preset is checked
+against its sha256 and size whenever the preset is loaded, whether it comes
+from the checkout's ``zoo/``, the installed ``keras-rnnx-zoo`` package, the
+user cache, a download or the hub. ``hub`` says where the preset is hosted:
+the hub repository and the commit that `scripts/release_zoo.py` published
+(``revision`` None before the first release: the default branch, still checked
+file by file against the manifest).
 """
 
 import hashlib
@@ -37,6 +44,10 @@ MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "keras-rnnx-zoo"
 MANIFEST_VERSION = 1
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+PACKAGED_MANIFEST = pathlib.Path(__file__).with_name(MANIFEST_FILE)
+HUB_OWNER = "keras-rnnx"  # the hub organisation of the official presets
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHUNK = 1 << 20
 
 
@@ -96,6 +107,18 @@ def manifest_entry(directory, *, version, headline, description):
     }
 
 
+def entry_digest(entry):
+    """A short digest of a manifest entry's files (names, sizes, sha256).
+
+    Two entries with the same digest describe the same bytes: the cache keys
+    its slots by it, so presets of one name from different zoos never share one.
+    """
+    digest = hashlib.sha256()
+    for file_name, expected in sorted(entry["files"].items()):
+        digest.update(f"{file_name}\0{expected['size']}\0{expected['sha256']}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def empty_manifest():
     return {"format": MANIFEST_FORMAT, "format_version": MANIFEST_VERSION, "presets": {}}
 
@@ -131,6 +154,17 @@ def parse_manifest(data, source):
                 f"{source}: preset {name!r} needs an integer 'version' and 'files' "
                 f"listing at least {', '.join(REQUIRED_FILES)}, each with 'sha256' and 'size'."
             )
+        hub = entry.get("hub")
+        if hub is not None and not (
+            isinstance(hub, dict)
+            and isinstance(hub.get("repo"), str)
+            and _REPO_ID.match(hub["repo"])
+            and (hub.get("revision") is None or (isinstance(hub["revision"], str) and _COMMIT.match(hub["revision"])))
+        ):
+            raise PresetError(
+                f"{source}: preset {name!r} has a bad 'hub' entry {hub!r}; expected "
+                '{"repo": "OWNER/REPO", "revision": a 40-hex commit or null}.'
+            )
         for file_name in files:
             if "/" in file_name or "\\" in file_name or file_name.startswith("."):
                 raise PresetError(f"{source}: preset {name!r} lists a bad file name {file_name!r}.")
@@ -147,6 +181,11 @@ def read_manifest(path):
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PresetError(f"{path}: malformed manifest ({err}).") from err
     return parse_manifest(data, str(path))
+
+
+def packaged_manifest():
+    """The official manifest shipped inside the package."""
+    return read_manifest(PACKAGED_MANIFEST)
 
 
 def write_manifest(path, manifest):

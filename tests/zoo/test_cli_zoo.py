@@ -13,8 +13,7 @@ from tests.cli_runner import run_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA_ROOT = ROOT.parent / "shared" / "data"
-MANIFEST = ROOT / "zoo" / zoo.MANIFEST_FILE
-PRESETS = zoo.read_manifest(MANIFEST)["presets"] if MANIFEST.exists() else {}
+PRESETS = zoo.packaged_manifest()["presets"]
 JSB = sorted(n for n, e in PRESETS.items() if e["task"] == "jsb_chorales")
 TEXT = sorted(n for n, e in PRESETS.items() if e["task"] == "text")
 needs_jsb = pytest.mark.skipif(not JSB, reason="no JSB Chorales preset in zoo/ yet")
@@ -95,8 +94,7 @@ def test_download_over_http_into_the_cache(tmp_path, monkeypatch):
         status, out, err = run_cli(argv)
         assert status == 0, err
         assert "(download, verified)" in out
-        version = PRESETS[JSB[0]]["version"]
-        assert (cache / JSB[0] / f"v{version}" / zoo.WEIGHTS_FILE).is_file()
+        assert (zoo.cache_slot(cache, JSB[0], PRESETS[JSB[0]]) / zoo.WEIGHTS_FILE).is_file()
         status, out, _ = run_cli(["zoo", "download", JSB[0], "--cache-dir", str(cache), "--offline"])
         assert status == 0 and "(cache, verified)" in out
     finally:

@@ -139,7 +139,9 @@ class _ZooHandler(http.server.SimpleHTTPRequestHandler):
 
     ``server.faults`` maps a URL path (``"tiny_gru/config.json"``) to
     ``"corrupt"`` (same length, one byte changed), ``"truncate"`` (the full
-    Content-Length, half the bytes, then the connection closes) or ``"404"``.
+    Content-Length, half the bytes, then the connection closes), ``"404"``,
+    ``"oversize"`` (50 MB announced and sent) or ``"oversize_unsized"`` (50 MB
+    without a Content-Length); ``server.sent`` counts the oversize bytes sent.
     """
 
     def do_GET(self):
@@ -149,6 +151,8 @@ class _ZooHandler(http.server.SimpleHTTPRequestHandler):
             return super().do_GET()
         if fault == "404":
             return self.send_error(404, "Not Found")
+        if fault.startswith("oversize"):
+            return self._send_oversize(sized=fault == "oversize")
         body = (self.server.root / self.path.lstrip("/")).read_bytes()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -161,8 +165,27 @@ class _ZooHandler(http.server.SimpleHTTPRequestHandler):
         else:
             raise AssertionError(f"unknown fault {fault!r}")
 
+    def _send_oversize(self, sized):
+        """50 MB of junk, announced (``sized``) or delimited by closing; counts what was sent."""
+        self.send_response(200)
+        if sized:
+            self.send_header("Content-Length", str(OVERSIZE))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"\0" * (1 << 16)
+        try:
+            for _ in range(OVERSIZE // len(chunk)):
+                self.wfile.write(chunk)
+                self.server.sent += len(chunk)
+        except OSError:  # the client hung up: what the test wants
+            pass
+
     def log_message(self, *args):
         pass
+
+
+OVERSIZE = 50 * 10**6
 
 
 @dataclasses.dataclass
@@ -170,6 +193,11 @@ class Server:
     url: str
     requests: list  # the paths requested, in order
     faults: dict
+    httpd: object
+
+    @property
+    def sent(self):
+        return self.httpd.sent
 
     def file_requests(self, name=NAME):
         return [path for path in self.requests if path.startswith(f"/{name}/")]
@@ -185,11 +213,11 @@ def serve():
             ("127.0.0.1", 0), functools.partial(_ZooHandler, directory=str(directory))
         )
         httpd.daemon_threads = True
-        httpd.root, httpd.requests, httpd.faults = directory, [], {}
+        httpd.root, httpd.requests, httpd.faults, httpd.sent = directory, [], {}, 0
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         running.append((httpd, thread))
-        return Server(f"http://127.0.0.1:{httpd.server_address[1]}", httpd.requests, httpd.faults)
+        return Server(f"http://127.0.0.1:{httpd.server_address[1]}", httpd.requests, httpd.faults, httpd)
 
     yield start
     for httpd, thread in running:
@@ -212,6 +240,10 @@ def remote(server, cache, manifest_only_zoo):
 # -- helpers ------------------------------------------------------------------
 
 
+def _slot(cache, source_zoo, name=NAME):
+    return zoo.cache_slot(cache, name, source_zoo.manifest["presets"][name])
+
+
 def _assert_predicts_like_the_original(model, source_zoo):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.predict_on_batch(X)), source_zoo.expected)
 
@@ -220,9 +252,11 @@ def _assert_nothing_cached(cache):
     """No preset, no file, no hidden temporary directory anywhere under the cache."""
     if not cache.exists():
         return
-    leftovers = [p for p in cache.rglob("*") if p.is_file() or p.name.startswith(".")]
+    leftovers = [
+        p for p in cache.rglob("*") if (p.is_file() or p.name.startswith(".")) and p.parent.name != hub._LOCKS
+    ]
     assert sorted(str(p.relative_to(cache)) for p in leftovers) == []
-    assert not (cache / NAME / f"v{VERSION}").exists()
+    assert not list(cache.glob(f"{NAME}/v{VERSION}*"))
 
 
 @pytest.fixture
@@ -248,7 +282,7 @@ def read_only():
 def test_download_by_name_verifies_every_file_and_loads(remote, cache, source_zoo, server):
     preset = zoo.fetch(NAME, **remote)
 
-    target = cache / NAME / f"v{VERSION}"
+    target = _slot(cache, source_zoo)
     assert preset.source == "download" and preset.path == target and preset.name == NAME
     assert preset.entry == source_zoo.entry and preset.metadata["description"] == "x"
     assert sorted(os.listdir(target)) == sorted(source_zoo.entry["files"])
@@ -256,7 +290,7 @@ def test_download_by_name_verifies_every_file_and_loads(remote, cache, source_zo
         assert zoo.sha256_file(target / file_name) == expected["sha256"]
         assert (target / file_name).stat().st_size == expected["size"]
     assert sorted(server.file_requests()) == sorted(f"/{NAME}/{f}" for f in source_zoo.entry["files"])
-    assert [p.name for p in (cache / NAME).iterdir()] == [f"v{VERSION}"]  # no staging left beside it
+    assert [p.name for p in (cache / NAME).iterdir()] == [target.name]  # no staging left beside it
     _assert_predicts_like_the_original(preset.load_model(), source_zoo)
 
 
@@ -272,7 +306,7 @@ def test_second_fetch_is_a_cache_hit_without_any_request(remote, server):
 
 def test_load_downloads_and_returns_the_model(remote, source_zoo, cache):
     _assert_predicts_like_the_original(zoo.load(NAME, **remote), source_zoo)
-    assert (cache / NAME / f"v{VERSION}" / zoo.WEIGHTS_FILE).is_file()
+    assert (_slot(cache, source_zoo) / zoo.WEIGHTS_FILE).is_file()
 
 
 def test_a_character_preset_comes_with_its_vocabulary(remote):
@@ -294,12 +328,12 @@ def test_the_url_form_reads_the_remote_manifest_and_loads(server, cache, tmp_pat
 
     _assert_predicts_like_the_original(model, source_zoo)
     assert server.requests[0] == f"/{zoo.MANIFEST_FILE}"
-    assert (cache / NAME / f"v{VERSION}").is_dir()
+    assert _slot(cache, source_zoo).is_dir()
     assert zoo.fetch(f"{server.url}/{NAME}/", **options).source == "cache"
 
 
 def test_force_download_downloads_again_and_repairs_the_cache(remote, cache, server, source_zoo):
-    weights = cache / NAME / f"v{VERSION}" / zoo.WEIGHTS_FILE
+    weights = _slot(cache, source_zoo) / zoo.WEIGHTS_FILE
     zoo.fetch(NAME, **remote)
     _tamper(weights)
     before = len(server.file_requests())
@@ -311,14 +345,14 @@ def test_force_download_downloads_again_and_repairs_the_cache(remote, cache, ser
     assert zoo.sha256_file(weights) == source_zoo.entry["files"][zoo.WEIGHTS_FILE]["sha256"]
 
 
-def test_the_environment_variables_set_the_cache_zoo_and_url(monkeypatch, server, cache, manifest_only_zoo):
+def test_the_environment_variables_set_the_cache_zoo_and_url(monkeypatch, server, cache, manifest_only_zoo, source_zoo):
     monkeypatch.setenv(zoo.CACHE_ENV, str(cache))
     monkeypatch.setenv(zoo.ZOO_DIR_ENV, str(manifest_only_zoo))
     monkeypatch.setenv(zoo.URL_ENV, server.url + "/")
 
     preset = zoo.fetch(NAME, progress=False)
 
-    assert preset.source == "download" and preset.path == cache / NAME / f"v{VERSION}"
+    assert preset.source == "download" and preset.path == _slot(cache, source_zoo)
     assert zoo.cache_root() == cache and zoo.shipped_zoo_dir() == manifest_only_zoo
 
 
@@ -473,9 +507,9 @@ def test_a_file_missing_from_a_shipped_preset_is_refused(zoo_copy, cache):
         zoo.fetch(NAME, cache_dir=cache, zoo_dir=zoo_copy, progress=False)
 
 
-def test_a_file_tampered_in_the_cache_is_refused_on_the_next_load(remote, cache):
+def test_a_file_tampered_in_the_cache_is_refused_on_the_next_load(remote, cache, source_zoo):
     zoo.fetch(NAME, **remote)
-    _tamper(cache / NAME / f"v{VERSION}" / zoo.CONFIG_FILE)
+    _tamper(_slot(cache, source_zoo) / zoo.CONFIG_FILE)
     with pytest.raises(zoo.PresetError, match=rf"{zoo.CONFIG_FILE} does not match the manifest"):
         zoo.load(NAME, **remote)
 
@@ -543,8 +577,8 @@ def test_an_invalid_base_url_is_named(empty_zoo, cache, monkeypatch):
         zoo.fetch(NAME, cache_dir=cache, zoo_dir=empty_zoo)
 
 
-def test_no_base_url_and_nothing_local_says_how_to_configure_one(cache, manifest_only_zoo):
-    with pytest.raises(zoo.PresetError, match=rf"no remote zoo is configured.*{zoo.URL_ENV}"):
+def test_no_base_url_nor_hub_repository_says_how_to_configure_one(cache, manifest_only_zoo):
+    with pytest.raises(zoo.PresetError, match=rf"has no hub repository.*{zoo.URL_ENV}"):
         zoo.fetch(NAME, cache_dir=cache, zoo_dir=manifest_only_zoo, progress=False)
     _assert_nothing_cached(cache)
 
@@ -616,12 +650,15 @@ def test_list_refuses_a_bad_manifest(source_zoo, tmp_path, change):
     assert not (tmp_path / "out.json").exists()
 
 
-@pytest.mark.parametrize("content", ["{not json", None])
-def test_list_refuses_a_malformed_or_missing_manifest(tmp_path, content):
-    if content is not None:
-        (tmp_path / zoo.MANIFEST_FILE).write_text(content)
+def test_list_refuses_a_malformed_manifest(tmp_path):
+    (tmp_path / zoo.MANIFEST_FILE).write_text("{not json")
     with pytest.raises(zoo.PresetError, match=zoo.MANIFEST_FILE):
         zoo.list(zoo_dir=tmp_path)
+
+
+def test_a_zoo_directory_without_a_manifest_uses_the_packaged_one(tmp_path):
+    assert zoo.list(zoo_dir=tmp_path) == zoo.list() == dict(sorted(zoo.packaged_manifest()["presets"].items()))
+    assert "jsb_lstm" in zoo.list(zoo_dir=tmp_path)
 
 
 def test_manifest_entry_lists_every_visible_file_with_its_hash(source_zoo, zoo_copy):
@@ -648,3 +685,134 @@ def test_write_manifest_round_trips_and_leaves_no_temporary_file(source_zoo, tmp
 def test_check_name_refuses_bad_names(name):
     with pytest.raises(ValueError, match="lowercase letters"):
         manifest_lib.check_name(name)
+
+
+# -- issue 19, item 5: offline and cache behaviour a user can trust -------------
+
+
+def test_a_preset_fetched_by_url_loads_offline_by_the_same_url(server, cache, tmp_path, source_zoo):
+    options = dict(cache_dir=cache, zoo_dir=tmp_path / "no_zoo", progress=False, timeout=10)
+    url = f"{server.url}/{NAME}"
+    assert zoo.fetch(url, **options).source == "download"
+    requests = len(server.requests)
+
+    preset = zoo.fetch(url, offline=True, **options)
+
+    assert preset.source == "cache" and preset.path == _slot(cache, source_zoo)
+    assert len(server.requests) == requests, "offline made a request"
+    _assert_predicts_like_the_original(preset.load_model(), source_zoo)
+
+
+def test_a_remote_only_name_loads_offline_once_cached(server, cache, empty_zoo, source_zoo):
+    options = dict(cache_dir=cache, zoo_dir=empty_zoo, base_url=server.url, progress=False)
+    zoo.fetch(NAME, **options)
+    requests = len(server.requests)
+
+    assert zoo.fetch(NAME, offline=True, **options).source == "cache"
+    assert len(server.requests) == requests
+
+
+def test_offline_with_an_uncached_official_name_says_it_is_offline_and_how_to_fetch(cache, tmp_path):
+    with pytest.raises(zoo.PresetError) as caught:
+        zoo.fetch("jsb_lstm", cache_dir=cache, zoo_dir=tmp_path, offline=True)
+    message = str(caught.value)
+    assert "offline mode is on" in message and "rnnx zoo download jsb_lstm" in message
+    assert "keras-rnnx[zoo]" in message and "Unknown preset" not in message
+
+
+def test_a_url_preset_never_takes_the_slot_of_another_preset_of_the_same_name(serve, zoo_copy, source_zoo, cache, tmp_path):
+    # A remote zoo whose tiny_gru has other weights than the shipped zoo's.
+    other = tmp_path / "other_zoo"
+    model = keras.Sequential([keras.Input((5, 2)), layers.GRU(3), keras.layers.Dense(1)])
+    zoo.save_preset(other / NAME, model, {"description": "other", "task": {"name": "adding"}})
+    _write_manifest(other, {NAME: _entry(other / NAME)})
+    remote = serve(other)
+
+    from_url = zoo.fetch(f"{remote.url}/{NAME}", cache_dir=cache, progress=False)
+    shipped = zoo.fetch(NAME, cache_dir=cache, zoo_dir=source_zoo.path, progress=False)
+
+    assert from_url.path != _slot(cache, source_zoo)
+    assert shipped.source == "zoo" and shipped.entry == source_zoo.entry
+    _assert_predicts_like_the_original(shipped.load_model(), source_zoo)
+    # The shipped preset also downloads into its own slot beside the other one.
+    downloaded = zoo.fetch(NAME, cache_dir=cache, zoo_dir=source_zoo.path, base_url=serve(source_zoo.path).url,
+                           force_download=True, progress=False)  # fmt: skip
+    assert downloaded.path == _slot(cache, source_zoo) != from_url.path
+    assert zoo.fetch(f"{remote.url}/{NAME}", cache_dir=cache, offline=True).path == from_url.path
+
+
+def test_concurrent_fetches_of_one_preset_in_threads_all_succeed(remote, cache, source_zoo):
+    errors = []
+
+    def fetch():
+        try:
+            assert zoo.fetch(NAME, force_download=True, **remote).path == _slot(cache, source_zoo)
+        except BaseException as err:  # noqa: BLE001 - collected for the assertion below
+            errors.append(err)
+
+    for _ in range(6):
+        threads = [threading.Thread(target=fetch) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    assert sorted(p.name for p in (cache / NAME).iterdir()) == [_slot(cache, source_zoo).name]
+
+
+def test_concurrent_fetches_of_one_preset_in_processes_all_succeed(remote, cache, source_zoo, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from keras_rnnx import zoo; "
+        "p = zoo.fetch(sys.argv[1], cache_dir=sys.argv[2], zoo_dir=sys.argv[3], base_url=sys.argv[4], "
+        "progress=False, force_download=True); print(p.path)"
+    )
+    argv = [sys.executable, "-c", code, NAME, str(cache), str(remote["zoo_dir"]), remote["base_url"]]
+    env = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(tmp_path / "child_home")}
+    processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(3)]
+    results = [process.communicate(timeout=300) for process in processes]
+    for process, (out, err) in zip(processes, results):
+        assert process.returncode == 0, err.decode()[-2000:]
+        assert out.decode().strip() == str(_slot(cache, source_zoo))
+
+
+@pytest.mark.parametrize("fault", ["oversize", "oversize_unsized"])
+def test_a_download_stops_as_soon_as_a_file_outgrows_its_manifest_size(remote, cache, server, fault):
+    server.faults[f"{NAME}/{zoo.CONFIG_FILE}"] = fault
+    with pytest.raises(zoo.PresetError, match="manifest"):
+        zoo.fetch(NAME, **remote)
+    assert server.sent < OVERSIZE / 5, f"{server.sent} bytes were sent before the download stopped"
+    _assert_nothing_cached(cache)
+
+
+def test_a_bare_name_is_a_name_even_when_a_directory_of_that_name_is_here(source_zoo, zoo_copy, cache, tmp_path):
+    # tmp_path is the working directory: a tampered tiny_gru folder sits in it.
+    local = shutil.copytree(zoo_copy / NAME, tmp_path / NAME)
+    _tamper(local / zoo.WEIGHTS_FILE)
+
+    preset = zoo.fetch(NAME, cache_dir=cache, zoo_dir=source_zoo.path, progress=False)
+    assert preset.source == "zoo" and preset.path == source_zoo.path / NAME
+    assert "from the zoo directory" in preset.describe() and "verified against the manifest" in preset.describe()
+    # The folder itself loads only as a path, said so.
+    assert zoo.fetch(f"./{NAME}", cache_dir=cache).source == "path"
+    shutil.copytree(zoo_copy / NAME, tmp_path / "not_listed")
+    with pytest.raises(zoo.PresetError, match=r"Unknown preset 'not_listed'.*\./not_listed"):
+        zoo.fetch("not_listed", cache_dir=cache, zoo_dir=source_zoo.path)
+
+
+@pytest.mark.parametrize("text", ["s3://bucket/preset", "kaggle://owner/model", "ftp://host/zoo/x", "gs://b/p"])
+def test_an_unknown_scheme_is_named(text, cache):
+    with pytest.raises(zoo.PresetError, match=r"unknown scheme"):
+        zoo.fetch(text, cache_dir=cache)
+    _assert_nothing_cached(cache)
+
+
+def test_downloaded_presets_are_readable_by_others_as_the_umask_says(remote, cache, source_zoo):
+    old = os.umask(0o022)
+    try:
+        path = zoo.fetch(NAME, **remote).path
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o755
