@@ -1,6 +1,6 @@
 """The package's layering reads from its folders, and nothing imports upward.
 
-ops (bottom) <- layers <- datasets, zoo <- training, tuner <- cli, demo (top).
+ops, validation (bottom) <- layers <- datasets, zoo <- training, tuner <- cli, demo (top).
 """
 
 import ast
@@ -15,6 +15,7 @@ PACKAGE = pathlib.Path(keras_rnnx.__file__).parent
 
 LEVELS = {
     "version": 0,
+    "validation": 0,
     "ops": 0,
     "layers": 1,
     "datasets": 2,
