@@ -12,6 +12,7 @@ MODULES = [
     "keras_rnnx.layers.depth_gated",
     "keras_rnnx.layers.grid",
     "keras_rnnx.layers.clockwork",
+    "keras_rnnx.validation",
 ]
 
 
