@@ -68,6 +68,7 @@ import keras
 from keras_rnnx.zoo import hf
 from keras_rnnx.zoo import manifest as manifest_lib
 from keras_rnnx.zoo.preset import PresetError
+from keras_rnnx.zoo.preset import current_umask
 from keras_rnnx.zoo.preset import load_preset
 from keras_rnnx.zoo.preset import read_metadata
 
@@ -404,9 +405,15 @@ def _download(name, entry, base_url, root, timeout, progress, force):
     with filelock.FileLock(os.fspath(locks / f"{name}-{final.name}.lock")):
         if final.is_dir() and not force and _verified(final, entry, name):
             return final
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=final.parent))
-        staging.chmod(0o777 & ~_umask())
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=final.parent))
+        except OSError as err:
+            raise PresetError(
+                f"Cannot write the preset into {final.parent} ({err.strerror or err}). Make it a "
+                f"writable directory (or remove it), or set {CACHE_ENV} / --cache-dir to another cache."
+            ) from err
+        staging.chmod(0o777 & ~current_umask())
         try:
             for file_name, expected in sorted(entry["files"].items()):
                 url = f"{base_url}/{urllib.parse.quote(name)}/{urllib.parse.quote(file_name)}"
@@ -425,20 +432,6 @@ def _download(name, entry, base_url, root, timeout, progress, force):
                 pass
             raise
     return final
-
-
-def _umask():
-    """The process's umask, read without changing it where the system allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 # -- resolution ---------------------------------------------------------------

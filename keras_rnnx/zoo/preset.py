@@ -50,6 +50,13 @@ METADATA_FILE = "metadata.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
 FORMAT = "keras-rnnx-preset"
 FORMAT_VERSION = 1
+# Bounds on what a preset's JSON may hold, far above any real preset (the
+# largest config here is 40 kB, 12 levels deep): an untrusted file is refused
+# before it can exhaust memory or the interpreter's stack.
+MAX_JSON_BYTES = 16 * 2**20
+MAX_JSON_DEPTH = 64
+MAX_TASK_INT = 10**7
+MAX_TASK_ELEMENTS = 10**9
 
 _LAYOUT = (
     f"A preset directory holds {CONFIG_FILE} (the model's Keras config), "
@@ -209,6 +216,8 @@ def save_preset(directory, model, metadata, *, extra_files=None, overwrite=False
         tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent)
     )
     try:
+        # mkdtemp makes 0700 directories; a preset is read by others as any file is.
+        staging.chmod(0o777 & ~current_umask())
         (staging / CONFIG_FILE).write_text(config_text, encoding="utf-8")
         inference_model.save_weights(str(staging / WEIGHTS_FILE))
         for name, content in extra_files.items():
@@ -232,20 +241,75 @@ def save_preset(directory, model, metadata, *, extra_files=None, overwrite=False
     return directory
 
 
-def _read_json(path):
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_depth(text):
+    """The deepest nesting of objects and arrays in JSON ``text`` (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def current_umask():
+    """The process's umask, read without changing it where the system allows."""
     try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def _read_json(path):
+    """A preset's JSON file, bounded: size, nesting depth, finite numbers only."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise PresetError(
+                f"{path}: {size} bytes, over the {MAX_JSON_BYTES} a preset's JSON file may hold; "
+                "this is not a keras-rnnx preset file."
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise PresetError(f"{path}: not UTF-8 text ({err}); expected JSON.") from err
     except OSError as err:
         raise PresetError(f"{path}: cannot be read ({err.strerror or err}).") from err
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise PresetError(
+            f"{path}: JSON nested {depth} levels deep, over the {MAX_JSON_DEPTH} a preset "
+            "needs; refusing to parse it."
+        )
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise PresetError(
             f"{path}: malformed JSON at line {err.lineno}, column {err.colno} "
             f"({err.msg}). {_LAYOUT}"
         ) from err
+    except (ValueError, RecursionError) as err:
+        raise PresetError(f"{path}: {err}; a preset's JSON holds finite numbers only. {_LAYOUT}") from err
 
 
 def _check_directory(directory):
@@ -273,18 +337,79 @@ def read_metadata(directory):
     metadata = _read_json(path)
     if not isinstance(metadata, dict):
         raise PresetError(f"{path}: expected a JSON object; received {_describe(metadata)}.")
+    check_metadata(metadata, path)
+    return metadata
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_metadata(metadata, source="metadata.json"):
+    """Validate a preset's metadata against its schema; PresetError naming the key.
+
+    ``format`` / ``format_version`` (an int in [1, FORMAT_VERSION]); when
+    present: ``params`` an int >= 0; ``metrics`` ``{split: {name: number}}``;
+    ``task`` ``{"name": str, "options": {...}}`` whose integer options are at
+    most `MAX_TASK_INT` (a seed: 2**64) and whose data (``*_size`` samples of ``timesteps``
+    steps) at most `MAX_TASK_ELEMENTS` steps, so that evaluating an untrusted
+    preset cannot ask for unbounded memory. JSON's NaN and infinities are
+    refused when the file is read.
+    """
+    def fail(key, what):
+        raise PresetError(f"{source}: {key!r} must be {what}; received {_short(metadata.get(key.split('.')[0]))}.")
+
     version = metadata.get("format_version")
-    if metadata.get("format") != FORMAT or not isinstance(version, int):
+    if metadata.get("format") != FORMAT or not _is_int(version) or version < 1:
         raise PresetError(
-            f"{path}: expected 'format': {FORMAT!r} and an integer "
-            "'format_version' (as written by keras_rnnx.zoo.save_preset)."
+            f"{source}: expected 'format': {FORMAT!r} and an integer "
+            "'format_version' >= 1 (as written by keras_rnnx.zoo.save_preset)."
         )
     if version > FORMAT_VERSION:
         raise PresetError(
-            f"{path}: format_version {version} is newer than this keras-rnnx "
+            f"{source}: format_version {version} is newer than this keras-rnnx "
             f"reads ({FORMAT_VERSION}); upgrade keras-rnnx."
         )
-    return metadata
+    if "params" in metadata and metadata["params"] is not None:
+        if not _is_int(metadata["params"]) or metadata["params"] < 0:
+            fail("params", "an int >= 0 (the parameter count)")
+    metrics = metadata.get("metrics")
+    if metrics is not None:
+        ok = isinstance(metrics, dict) and all(
+            isinstance(values, dict)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+            for values in metrics.values()
+        )
+        if not ok:
+            fail("metrics", "an object {split: {metric: number}}")
+    task = metadata.get("task")
+    if task is None:
+        return
+    if not isinstance(task, dict) or not isinstance(task.get("name"), str):
+        fail("task", "an object with a string 'name'")
+    options = task.get("options") or {}
+    if not isinstance(options, dict):
+        fail("task", "an object whose 'options' is an object")
+    for key, value in options.items():
+        bound = 2**64 if key == "seed" else MAX_TASK_INT
+        if _is_int(value) and not -bound <= value <= bound:
+            raise PresetError(
+                f"{source}: task option {key!r} = {value} is beyond {bound:,}; "
+                "no keras-rnnx task is that large (an untrusted or damaged preset)."
+            )
+    timesteps = options.get("timesteps")
+    for key, value in options.items():
+        if key.endswith("_size") and _is_int(value) and _is_int(timesteps) and value * timesteps > MAX_TASK_ELEMENTS:
+            raise PresetError(
+                f"{source}: task option {key!r} = {value} of {timesteps} steps is "
+                f"{value * timesteps:,} steps, over the {MAX_TASK_ELEMENTS:,} an evaluation may "
+                "generate (an untrusted or damaged preset)."
+            )
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_preset(directory):
@@ -309,7 +434,9 @@ def load_preset(directory):
     weights_path = directory / WEIGHTS_FILE
     try:
         model.load_weights(str(weights_path))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as err:
+        # h5py reports a damaged file as OSError or RuntimeError ("bad local
+        # heap signature"), a file of another model as KeyError / ValueError.
         raise PresetError(
             f"{weights_path}: the weights could not be loaded into the model of "
             f"{CONFIG_FILE} ({type(err).__name__}: {err}). Expected the HDF5 "
