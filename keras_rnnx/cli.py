@@ -663,6 +663,7 @@ def _zoo(args, sample_parser):
         return 0
     if args.zoo_command == "info":
         preset = _fetch(args, progress=True)
+        print(preset.describe(), file=sys.stderr)
         print(json.dumps({
             "name": preset.name, "path": str(preset.path), "source": preset.source,
             "manifest": preset.entry, "metadata": {
@@ -672,6 +673,7 @@ def _zoo(args, sample_parser):
         return 0
     if args.zoo_command == "download":
         preset = _fetch(args, force_download=args.force)
+        print(preset.describe(), file=sys.stderr)
         print(f"{preset.name}: {preset.path} ({preset.source}, verified)")
         return 0
     if args.zoo_command == "push":

@@ -146,6 +146,10 @@ def _explain(ref, err, offline):
             )
         return PresetError(f"{uri}: the hub answered HTTP {status}. Try again later.")
     if isinstance(err, errors.LocalEntryNotFoundError):
+        # The client falls back to its cache on any HTTP error and reports the
+        # miss; the hub's answer (a refusal, a 5xx) is the cause to explain.
+        if isinstance(err.__cause__, errors.HfHubHTTPError):
+            return _explain(ref, err.__cause__, offline)
         if offline:
             return PresetError(
                 f"{uri}: not in the hub cache, and offline mode is on (RNNX_OFFLINE / "
@@ -155,7 +159,10 @@ def _explain(ref, err, offline):
             f"{uri}: cannot reach {where}, and it is not in the hub cache. Check the "
             f"network (and {ENDPOINT_ENV}), then try again."
         )
-    return PresetError(f"{uri}: download failed ({type(err).__name__}: {err}). Try again.")
+    return PresetError(
+        f"{uri}: the transfer from {where} failed ({type(err).__name__}: {err}). Nothing "
+        "incomplete is used: try again (the hub client resumes the download)."
+    )
 
 
 def download(ref, cache_root, *, offline=False, timeout=None):
@@ -170,7 +177,6 @@ def download(ref, cache_root, *, offline=False, timeout=None):
             not match the hub's hash, or a repository without a preset layout.
     """
     import huggingface_hub
-    from huggingface_hub import errors
 
     kwargs = dict(
         repo_id=ref.repo_id,
@@ -184,7 +190,7 @@ def download(ref, cache_root, *, offline=False, timeout=None):
         kwargs["etag_timeout"] = timeout
     try:
         path = pathlib.Path(huggingface_hub.snapshot_download(**kwargs))
-    except (errors.HfHubHTTPError, errors.EntryNotFoundError, OSError) as err:
+    except Exception as err:  # noqa: BLE001 - the client's HTTP, transport and consistency errors
         raise _explain(ref, err, offline) from err
     check_layout(path, ref.uri)
     verify_snapshot(path, ref.uri)
@@ -306,7 +312,6 @@ def push(directory, uri, *, private=False, message=None, token=None):
         `HubRef` of the new commit (``revision`` = the commit sha).
     """
     import huggingface_hub
-    from huggingface_hub import errors
 
     ref = parse_uri(uri)
     if ref.revision is not None and _COMMIT.match(ref.revision):
@@ -332,7 +337,7 @@ def push(directory, uri, *, private=False, message=None, token=None):
                 revision=ref.revision,
                 commit_message=message or f"Upload keras-rnnx preset {directory.name}",
             )
-        except (errors.HfHubHTTPError, OSError) as err:
+        except Exception as err:  # noqa: BLE001 - the client's HTTP and transport errors
             raise _explain(ref, err, offline=False) from err
     return HubRef(ref.repo_id, info.oid)
 

@@ -14,11 +14,13 @@ Written from reading the 2.4.0 client source; the endpoints it calls:
 - ``HfApi.model_info`` / ``repo_info``: ``GET /api/models/{repo}[/revision/{rev}]``
   (``?blobs=true`` for ``files_metadata=True``); ``list_repo_files`` and
   ``list_repo_tree``: the tree endpoint; ``list_repo_refs``: ``GET /api/models/{repo}/refs``.
+- ``HfApi.create_branch``: ``POST /api/models/{repo}/branch/{branch}``.
 - ``HfApi.create_repo``: ``POST /api/repos/create`` (409 if it exists, which
   ``exist_ok=True`` swallows); ``delete_repo``: ``DELETE /api/repos/delete``;
   ``whoami``: ``GET /api/whoami-v2``.
 - ``create_commit`` / ``upload_folder`` / ``upload_file``: ``POST /api/validate-yaml``
-  when a ``README.md`` is committed, ``POST /api/models/{repo}/preupload/{rev}``,
+  when a ``README.md`` is committed (twice from ``upload_folder``),
+  ``POST /api/models/{repo}/preupload/{rev}``,
   for "lfs" files ``POST /{repo}.git/info/lfs/objects/batch`` (answered with
   the basic transfer), a ``PUT`` of the content to the returned href and a
   ``POST`` to the verify href, then the ndjson ``POST /api/models/{repo}/commit/{rev}``.
@@ -27,7 +29,9 @@ Storage: ``repos[repo_id]`` holds ``commits`` (sha -> {path: bytes}), ``refs``
 ({"main": sha}), ``messages`` (sha -> commit message) and ``lfs`` (sha256 ->
 bytes uploaded through the LFS batch API). Paths ending in ``.h5`` and files
 over 1 MiB are LFS files (ETag / X-Linked-Etag: sha256, tree ``lfs`` entry);
-the others are git blobs (ETag: git blob sha1).
+the others are git blobs (ETag: git blob sha1). ``create_repo`` makes a repo
+whose first commit is empty (the real Hub's adds a ``.gitattributes``); repos
+read as private (``model_info().private``) when the hub has a token.
 
 Errors are answered as the Hub does, with a JSON ``{"error": ...}`` body and
 the ``X-Error-Code`` / ``X-Error-Message`` headers the client maps to its
@@ -76,8 +80,11 @@ request headers fetches ``{ENDPOINT}/api/agent-harnesses`` once per process
 (3 s timeout) and caches it under ``HF_HOME``. The client sends a token from
 ``HF_TOKEN`` or the token file unless ``token=False`` is passed.
 ``http_backoff`` retries 429/5xx (1, 2, 4, 8, 8 s) on the tree, preupload, LFS
-and PUT calls, and ``http_get`` retries a broken download 5 times, 1 s apart,
-resuming with ``Range`` (its retry count resets whenever bytes arrive).
+and PUT calls, and on the ``HEAD`` of ``hf_hub_download`` when the file is not
+cached (a lasting 500 there costs 23 s; ``("once", 500)`` costs nothing);
+``http_get`` retries a broken download 5 times, 1 s apart, resuming with
+``Range`` (its retry count resets whenever bytes arrive, so a lasting
+``"kill"`` costs about 5 s).
 """
 
 import base64
@@ -106,9 +113,9 @@ _REPO = r"(?P<repo>[^/]+/[^/]+)"
 _REV = r"(?P<rev>[^/]+)"
 
 
-def is_lfs(path, content):
-    """Whether the hub stores `path` with this content as an LFS file."""
-    return path.endswith(LFS_SUFFIXES) or len(content) > LFS_MIN_SIZE
+def is_lfs(path, size):
+    """Whether the hub stores a file of `size` bytes at `path` as an LFS file."""
+    return path.endswith(LFS_SUFFIXES) or size > LFS_MIN_SIZE
 
 
 def git_blob_sha1(content):
@@ -130,7 +137,8 @@ class _HubError(Exception):
         self.headers, self.fields = headers or {}, fields or {}
 
     def response(self):
-        headers = {"X-Error-Message": self.message, **self.headers}
+        message = self.message.encode("ascii", "backslashreplace").decode()  # headers are latin-1
+        headers = {"X-Error-Message": message, **self.headers}
         if self.code is not None:
             headers["X-Error-Code"] = self.code
         return _json_response({"error": self.message, **self.fields}, status=self.status, headers=headers)
@@ -169,6 +177,7 @@ class LoopbackHub:
             _Route(("GET",), rf"/api/models/{_REPO}(?:/revision/{_REV})?", self._model_info, "repo"),
             _Route(("GET",), rf"/api/models/{_REPO}/tree/{_REV}(?:/(?P<path>.+))?", self._tree, "repo"),
             _Route(("GET",), rf"/api/models/{_REPO}/refs", self._refs, "repo"),
+            _Route(("POST",), rf"/api/models/{_REPO}/branch/(?P<branch>[^/]+)", self._create_branch, "repo"),
             _Route(("POST",), rf"/api/models/{_REPO}/preupload/{_REV}", self._preupload, "repo"),
             _Route(("POST",), rf"/api/models/{_REPO}/commit/{_REV}", self._commit_endpoint, "repo"),
             _Route(("POST",), rf"/{_REPO}\.git/info/lfs/objects/batch", self._lfs_batch, "repo"),
@@ -186,7 +195,10 @@ class LoopbackHub:
         self._server = _Server(self)
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback-hub", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll interval
+            name="loopback-hub",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -243,7 +255,7 @@ class LoopbackHub:
         digest = hashlib.sha1(f"{parent}\n{message}\n{next(self._commit_counter)}\n".encode())
         for path in sorted(tree):
             digest.update(f"{path}\0{git_blob_sha1(tree[path])}\n".encode())
-            if is_lfs(path, tree[path]):
+            if is_lfs(path, len(tree[path])):
                 repo["lfs"][hashlib.sha256(tree[path]).hexdigest()] = tree[path]
         sha = digest.hexdigest()
         repo["commits"][sha] = tree
@@ -265,19 +277,15 @@ class LoopbackHub:
             try:
                 fault = self._take_fault(method, path)
             except ValueError as error:  # a malformed fault: say so to the client
-                fault = _HubError(500, f"LoopbackHub: {error}").response()
+                fault = _HubError(500, f"LoopbackHub: {error}")
         if isinstance(fault, int):
-            fault = self._fault_status(fault, route)
-        if isinstance(fault, _Response):
-            handler.send(fault, method)
+            fault = self._fault_error(fault, route)
+        if isinstance(fault, _HubError):
+            handler.send(fault.response(), method)
             return
         response = self._dispatch(route, match, query, handler.headers, body)
-        if fault == "kill":
-            handler.send_killed(response, method)
-        elif fault == "oversize":
-            handler.send_oversize(response, method)
-        else:
-            handler.send(response, method)
+        send = {"kill": handler.send_killed, "oversize": handler.send_oversize}.get(fault, handler.send)
+        send(response, method)
 
     def _take_fault(self, method, path):
         for key, action in list(self.faults.items()):
@@ -298,15 +306,16 @@ class LoopbackHub:
                 return route, match
         return None, None
 
-    def _fault_status(self, status, route):
+    def _fault_error(self, status, route):
+        """The error the Hub answers with `status` on `route`."""
         kind = route.kind if route else None
         if status == 401:
-            return self._unauthenticated(kind).response()
+            return self._unauthenticated(kind)
         if status == 404 and kind == "resolve":
-            return _HubError(404, "Entry not found", code="EntryNotFound").response()
+            return _HubError(404, "Entry not found", code="EntryNotFound")
         if status == 404 and kind == "repo":
-            return _HubError(404, "Repository not found", code="RepoNotFound").response()
-        return _HubError(status, http.client.responses.get(status, "Error")).response()
+            return _HubError(404, "Repository not found", code="RepoNotFound")
+        return _HubError(status, http.client.responses.get(status, "Error"))
 
     def _dispatch(self, route, match, query, headers, body):
         if route is None:
@@ -316,7 +325,8 @@ class LoopbackHub:
             with self._lock:
                 if route.kind != "presigned":
                     self._check_token(authorization, route.kind)
-                args = {name: urllib.parse.unquote(value) for name, value in match.groupdict().items() if value}
+                groups = match.groupdict().items()
+                args = {name: urllib.parse.unquote(value) for name, value in groups if value}
                 request = _Request(
                     args, urllib.parse.parse_qs(query), body, authorization is not None, headers.get("Range")
                 )
@@ -373,9 +383,10 @@ class LoopbackHub:
             "X-Repo-Commit": sha,
             "ETag": f'"{git_blob_sha1(content)}"',
         }
-        if is_lfs(path, content):
+        if is_lfs(path, len(content)):
             sha256 = hashlib.sha256(content).hexdigest()
-            headers.update({"ETag": f'"{sha256}"', "X-Linked-Etag": f'"{sha256}"', "X-Linked-Size": str(len(content))})
+            headers["ETag"] = headers["X-Linked-Etag"] = f'"{sha256}"'
+            headers["X-Linked-Size"] = str(len(content))
         byte_range = _byte_range(request.range, len(content))
         if byte_range is None:
             return _Response(200, headers, content)
@@ -394,8 +405,8 @@ class LoopbackHub:
                 entry = _file_entry(path, tree[path])
                 sibling.update(size=entry["size"], blobId=entry["oid"])
                 if "lfs" in entry:
-                    lfs = entry["lfs"]
-                    sibling["lfs"] = {"sha256": lfs["oid"], "size": lfs["size"], "pointerSize": lfs["pointerSize"]}
+                    sibling["lfs"] = dict(entry["lfs"])
+                    sibling["lfs"]["sha256"] = sibling["lfs"].pop("oid")  # tree entries say "oid"
             siblings.append(sibling)
         repo_id = request.args["repo"]
         return _json_response(
@@ -421,7 +432,7 @@ class LoopbackHub:
         base = request.args.get("path", "").strip("/")
         prefix = f"{base}/" if base else ""
         if base and not any(path.startswith(prefix) for path in tree):
-            raise _HubError(404, f"{base} does not exist", code="EntryNotFound", headers={"X-Repo-Commit": sha})
+            raise _HubError(404, f"{base} does not exist", code="EntryNotFound")
         recursive = _flag(request.query, "recursive")
         files, folders = {}, set()
         for path, content in tree.items():
@@ -438,9 +449,20 @@ class LoopbackHub:
     def _refs(self, request):
         repo = self._repo(request)
         branches = [
-            {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha} for name, sha in sorted(repo["refs"].items())
+            {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha}
+            for name, sha in sorted(repo["refs"].items())
         ]
         return _json_response({"branches": branches, "converts": [], "tags": [], "pullRequests": []})
+
+    def _create_branch(self, request):
+        """``create_branch``: a new branch at ``startingPoint`` (default: main's head); 409 if it exists."""
+        repo = self._repo(request)
+        branch = request.args["branch"]
+        if branch in repo["refs"]:
+            raise _HubError(409, f"Branch {branch} already exists")
+        start = json.loads(request.body or b"{}").get("startingPoint") or "main"
+        repo["refs"][branch] = repo["refs"].get(start, start)
+        return _json_response({})
 
     # -- uploads --------------------------------------------------------------
 
@@ -486,7 +508,7 @@ class LoopbackHub:
         answers = []
         for file in json.loads(request.body)["files"]:
             path = file["path"]
-            lfs = path.endswith(LFS_SUFFIXES) or file["size"] > LFS_MIN_SIZE
+            lfs = is_lfs(path, file["size"])
             answer = {"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False}
             if path in tree:  # lets the client drop unchanged files from the commit
                 content = tree[path]
@@ -510,7 +532,9 @@ class LoopbackHub:
                     "verify": {"href": f"{self.endpoint}/{repo_id}.git/info/lfs/objects/verify"},
                 }
             objects.append(answer)
-        return _json_response({"transfer": "basic", "objects": objects}, content_type="application/vnd.git-lfs+json")
+        return _json_response(
+            {"transfer": "basic", "objects": objects}, content_type="application/vnd.git-lfs+json"
+        )
 
     def _upload_signature(self, repo_id, oid):
         return hmac.new(self._upload_key, f"{repo_id}\0{oid}".encode(), hashlib.sha256).hexdigest()
@@ -553,9 +577,8 @@ class LoopbackHub:
             _apply_operation(tree, repo["lfs"], operation["key"], operation["value"])
         repo_id = request.args["repo"]
         sha = self._commit_tree(repo_id, branch, tree, header["value"]["summary"])
-        return _json_response(
-            {"success": True, "commitOid": sha, "commitUrl": f"{self.endpoint}/{repo_id}/commit/{sha}", "hookOutput": ""}
-        )
+        commit_url = f"{self.endpoint}/{repo_id}/commit/{sha}"
+        return _json_response({"success": True, "commitOid": sha, "commitUrl": commit_url, "hookOutput": ""})
 
 
 def _apply_operation(tree, lfs_store, key, value):
@@ -592,7 +615,7 @@ def _flag(query, name):
 
 def _file_entry(path, content):
     """A tree entry: a git blob, or an LFS pointer blob with its ``lfs`` object."""
-    if not is_lfs(path, content):
+    if not is_lfs(path, len(content)):
         return {"type": "file", "path": path, "size": len(content), "oid": git_blob_sha1(content)}
     pointer = _lfs_pointer(content)
     return {
@@ -600,7 +623,11 @@ def _file_entry(path, content):
         "path": path,
         "size": len(content),
         "oid": git_blob_sha1(pointer),
-        "lfs": {"oid": hashlib.sha256(content).hexdigest(), "size": len(content), "pointerSize": len(pointer)},
+        "lfs": {
+            "oid": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+            "pointerSize": len(pointer),
+        },
     }
 
 
@@ -642,7 +669,10 @@ class _Server(ThreadingHTTPServer):
 
     def track(self, connection, is_open):
         with self._connections_lock:
-            (self._connections.add if is_open else self._connections.discard)(connection)
+            if is_open:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
 
     def close_connections(self):
         """End the keep-alive connections the client still holds, so their threads exit."""

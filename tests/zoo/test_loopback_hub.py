@@ -1,6 +1,6 @@
 """`loopback_hub.LoopbackHub` against the real ``huggingface_hub`` client.
 
-Every call passes ``endpoint=hub.endpoint``, ``cache_dir`` under ``tmp_path``
+Every in-process call passes ``endpoint=hub.endpoint``, ``cache_dir`` under ``tmp_path``
 and an explicit ``token`` (``False`` for none), so no test reads the machine's
 token, cache or ``HF_ENDPOINT``.
 """
@@ -11,12 +11,12 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import httpx2
 import huggingface_hub
 import pytest
 from huggingface_hub import HfApi, constants, errors, hf_hub_download, snapshot_download
-from huggingface_hub.utils import disable_progress_bars
 
 from tests.zoo.loopback_hub import OVERSIZE_BYTES, LoopbackHub, git_blob_sha1
 
@@ -29,24 +29,7 @@ FILES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def client_env(monkeypatch, tmp_path):
-    """The client offline from the real Hub: no Xet, no telemetry, no token, no progress bars.
-
-    `huggingface_hub.constants` read the environment when it was imported, so the
-    in-process client is configured through its attributes; the environment
-    variables are set too, for subprocesses.
-    """
-    settings = {"HF_HUB_DISABLE_XET": True, "HF_HUB_DISABLE_TELEMETRY": True, "HF_HUB_OFFLINE": False}
-    for name, value in settings.items():
-        monkeypatch.setattr(constants, name, value)
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-    for name in ("HF_HUB_DISABLE_XET", "HF_HUB_DISABLE_TELEMETRY", "HF_HUB_DISABLE_PROGRESS_BARS"):
-        monkeypatch.setenv(name, "1")
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    with disable_progress_bars():
-        yield
+pytestmark = pytest.mark.usefixtures("hf_client_env")
 
 
 @pytest.fixture
@@ -66,11 +49,8 @@ def _snapshot(hub, tmp_path, **kwargs):
 
 
 def _read_tree(folder):
-    return {
-        os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"): open(os.path.join(root, name), "rb").read()
-        for root, _, names in os.walk(folder)
-        for name in names
-    }
+    files = (path for path in Path(folder).rglob("*") if path.is_file())
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in files}
 
 
 # -- downloads ------------------------------------------------------------------
@@ -81,7 +61,10 @@ def test_snapshot_download_gives_the_commit(hub, tmp_path):
     folder = _snapshot(hub, tmp_path)
     assert _read_tree(folder) == FILES
     assert os.path.basename(folder) == sha
-    assert hub.requests[:2] == [("GET", f"/api/models/{REPO}/revision/main"), ("GET", f"/api/models/{REPO}/tree/{sha}")]
+    assert hub.requests[:2] == [
+        ("GET", f"/api/models/{REPO}/revision/main"),
+        ("GET", f"/api/models/{REPO}/tree/{sha}"),
+    ]
     assert ("GET", f"/{REPO}/resolve/{sha}/weights/model.h5") in hub.requests
 
 
@@ -107,15 +90,29 @@ def test_hf_hub_download_of_one_file(hub, tmp_path):
     for name in ("config.json", "weights/model.h5"):
         with open(_download(hub, name, tmp_path), "rb") as file:
             assert file.read() == FILES[name]
-    blobs = os.listdir(tmp_path / "cache" / "models--rnnx--tiny" / "blobs")
-    assert sorted(blobs) == sorted([git_blob_sha1(FILES["config.json"]), hashlib.sha256(FILES["weights/model.h5"]).hexdigest()])
+    storage = tmp_path / "cache" / "models--rnnx--tiny"
+    blobs = {git_blob_sha1(FILES["config.json"]), hashlib.sha256(FILES["weights/model.h5"]).hexdigest()}
+    assert set(os.listdir(storage / "blobs")) == blobs
     assert hub.requests == [  # the client GETs the url it HEADed: no redirect
         ("HEAD", f"/{REPO}/resolve/main/config.json"),
         ("GET", f"/{REPO}/resolve/main/config.json"),
         ("HEAD", f"/{REPO}/resolve/main/weights/model.h5"),
         ("GET", f"/{REPO}/resolve/main/weights/model.h5"),
     ]
-    assert os.path.exists(tmp_path / "cache" / "models--rnnx--tiny" / "snapshots" / sha / "weights" / "model.h5")
+    assert (storage / "snapshots" / sha / "weights" / "model.h5").exists()
+
+
+def test_range_requests(hub):
+    hub.add_repo(REPO, FILES)
+    url = f"{hub.endpoint}/{REPO}/resolve/main/weights/model.h5"
+    size = len(FILES["weights/model.h5"])
+    ranges = {"bytes=10-19": (10, 19), "bytes=10000-": (10000, size - 1), "bytes=-5": (size - 5, size - 1)}
+    for header, (first, last) in ranges.items():
+        response = huggingface_hub.get_session().get(url, headers={"Range": header})
+        assert response.status_code == 206
+        assert response.headers["Content-Range"] == f"bytes {first}-{last}/{size}"
+        assert response.content == FILES["weights/model.h5"][first : last + 1]
+    assert huggingface_hub.get_session().get(url, headers={"Range": f"bytes={size}-"}).status_code == 416
 
 
 def test_model_info_refs_and_files(hub):
@@ -197,7 +194,8 @@ def test_token_is_required_when_set(tmp_path):
 
         assert _read_tree(_snapshot(hub, tmp_path, token=TOKEN)) == FILES
         api = HfApi(endpoint=hub.endpoint, token=TOKEN)
-        api.upload_file(path_or_fileobj=b"\x00" * 5000, path_in_repo="more.h5", repo_id=REPO)  # LFS: presigned PUT
+        # an LFS file: its PUT carries no token, only the presigned href
+        api.upload_file(path_or_fileobj=b"\x00" * 5000, path_in_repo="more.h5", repo_id=REPO)
         assert hub.files(REPO)["more.h5"] == b"\x00" * 5000
         assert api.whoami()["name"]
         assert TOKEN not in repr(hub.requests)
@@ -212,7 +210,9 @@ def test_subprocess_with_hf_endpoint(hub, tmp_path):
         """
     )
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "home")}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(f"{sha}/config.json")
 
@@ -245,7 +245,7 @@ def test_oversize(hub, tmp_path):
     with pytest.raises(OSError, match="Consistency check failed"):
         _download(hub, "config.json", tmp_path)
     url = f"{hub.endpoint}/{REPO}/resolve/main/config.json"
-    with huggingface_hub.get_session().stream("GET", url) as response:  # a client that reads a little and leaves
+    with huggingface_hub.get_session().stream("GET", url) as response:  # reads a little and leaves
         assert int(response.headers["Content-Length"]) == OVERSIZE_BYTES
         next(response.iter_bytes(1024))
     del hub.faults[("GET", r"config\.json$")]
@@ -255,7 +255,11 @@ def test_oversize(hub, tmp_path):
 
 @pytest.mark.parametrize(
     "status, error",
-    [(401, errors.RepositoryNotFoundError), (404, errors.RepositoryNotFoundError), (403, errors.HfHubHTTPError)],
+    [
+        (401, errors.RepositoryNotFoundError),
+        (404, errors.RepositoryNotFoundError),
+        (403, errors.HfHubHTTPError),
+    ],
 )
 def test_status_faults_raise_the_hub_errors(hub, status, error):
     hub.add_repo(REPO, FILES)
