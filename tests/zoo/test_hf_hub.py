@@ -332,3 +332,51 @@ def test_the_cli_says_which_source_was_used(loopback_hub, tiny, cache):
     status, out, err = run_cli(["zoo", "download", f"hf://{REPO}", "--cache-dir", str(cache)])
     assert status == 0 and "(hub, verified)" in out
     assert f"hf://{REPO}: from the hub (hf://{REPO}@" in err and "hub's hashes" in err
+
+
+# -- the order of sources, and every command on hub URIs ---------------------------------
+
+
+def test_an_installed_zoo_package_comes_after_the_cache_and_before_the_hub(loopback_hub, tiny, cache, tmp_path, monkeypatch):
+    path, expected = tiny
+    zoo.push(str(path), "hf://keras-rnnx/tiny_gru")
+    zoo_dir = _official_zoo(tmp_path, path, {"repo": "keras-rnnx/tiny_gru", "revision": None})
+    site = tmp_path / "site"
+    (site / "keras_rnnx_zoo").mkdir(parents=True)
+    (site / "keras_rnnx_zoo" / "__init__.py").write_text("")
+    import shutil
+
+    shutil.copytree(path, site / "keras_rnnx_zoo" / "tiny_gru")
+    monkeypatch.syspath_prepend(str(site))
+    served = len(loopback_hub.requests)
+
+    preset = zoo.fetch("tiny_gru", cache_dir=cache, zoo_dir=zoo_dir)
+    assert preset.source == "zoo-package" and preset.path == site / "keras_rnnx_zoo" / "tiny_gru"
+    assert len(loopback_hub.requests) == served, "the hub was asked although the package holds the preset"
+    assert zoo.zoo_package_dir() == site / "keras_rnnx_zoo"
+    # A copy in the cache slot comes first.
+    slot = zoo.cache_slot(cache, "tiny_gru", zoo.read_manifest(zoo_dir / zoo.MANIFEST_FILE)["presets"]["tiny_gru"])
+    shutil.copytree(path, slot)
+    assert zoo.fetch("tiny_gru", cache_dir=cache, zoo_dir=zoo_dir).source == "cache"
+    # A damaged package copy is refused, never skipped silently.
+    shutil.rmtree(slot)
+    (site / "keras_rnnx_zoo" / "tiny_gru" / zoo.CONFIG_FILE).write_text("{}")
+    with pytest.raises(zoo.PresetError, match="does not match the manifest"):
+        zoo.fetch("tiny_gru", cache_dir=cache, zoo_dir=zoo_dir)
+
+
+def test_rnnx_zoo_eval_and_sample_take_a_hub_uri(loopback_hub, cache, tmp_path):
+    zoo.push(str(ROOT / "zoo" / "adding600_gru"), "hf://someone/adding600_gru")
+    zoo.push(str(ROOT / "zoo" / "jsb_gru"), "hf://someone/jsb_gru")
+    status, out, err = run_cli(
+        ["zoo", "eval", "hf://someone/adding600_gru", "--cache-dir", str(cache), "--data-dir", str(tmp_path / "data"), "--json"]
+    )
+    assert status == 0, err
+    headline = zoo.packaged_manifest()["presets"]["adding600_gru"]["headline"]
+    assert json.loads(out)["scores"]["test"]["mse"] == pytest.approx(headline["value"], abs=1e-3)
+    # Not the official repository (keras-rnnx/adding600_gru): vouched for by the hub's hashes only.
+    assert "hf://someone/adding600_gru: from the hub (hf://someone/adding600_gru@" in err and "hub's hashes" in err
+    midi = tmp_path / "chorale.mid"
+    status, out, err = run_cli(["zoo", "sample", "hf://someone/jsb_gru", "--cache-dir", str(cache), "--length", "8", "--output", str(midi)])
+    assert status == 0, err
+    assert midi.read_bytes()[:4] == b"MThd"
