@@ -26,6 +26,8 @@ import numpy as np
 
 from keras_rnnx import layers
 from keras_rnnx.datasets import adding_problem
+from keras_rnnx.validation import check_float
+from keras_rnnx.validation import check_int
 
 DEFAULTS = {
     "timesteps": 100,
@@ -117,13 +119,6 @@ class _ThroughputTimer(keras.callbacks.Callback):
         self.train_end = time.perf_counter()
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"Argument `{name}` must be an int >= 1. Received: {name}={value!r}."
-        )
-
-
 def _resolve_names(only):
     if only is None:
         return list(VARIANTS)
@@ -194,14 +189,8 @@ def run_demo(
         ("batch_size", batch_size),
         ("test_samples", test_samples),
     ):
-        _check_positive_int(name, value)
-    if isinstance(learning_rate, bool) or not (
-        isinstance(learning_rate, (int, float)) and learning_rate > 0
-    ):
-        raise ValueError(
-            "Argument `learning_rate` must be a positive float. Received: "
-            f"learning_rate={learning_rate!r}. Pass e.g. learning_rate=0.01."
-        )
+        check_int(name, value, 1)
+    check_float("learning_rate", learning_rate, 0, min_inclusive=False, fix="Pass e.g. learning_rate=0.01.")
     x, y = adding_problem(samples, timesteps, seed)
     x_test, y_test = adding_problem(test_samples, timesteps, seed + 1)
     baseline_mse = float(np.mean((y_test.astype(np.float64) - 1.0) ** 2))

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from keras_rnnx.datasets import synthetic
+from keras_rnnx.validation import check_int
 
 SYNTHETIC_TASKS = ("adding", "copy", "parity", "temporal_order", "waveform")
 """Names of the synthetic tasks, as in `keras_rnnx.datasets.TASKS`."""
@@ -93,7 +94,7 @@ def resolve_options(task, **options):
         )
     resolved = {**known, **options}
     for key in _SIZE_KEYS.values():
-        synthetic._check_int(key, resolved[key], 1, "Pass a number of sequences.")
+        check_int(key, resolved[key], 1, fix="Pass a number of sequences.")
         resolved[key] = int(resolved[key])
     extra = {k: resolved[k] for k in DATA_DEFAULTS[task] if k != "timesteps"}
     # The generator checks every remaining argument and names the bad one.

@@ -14,6 +14,9 @@ from keras_rnnx import datasets
 from keras_rnnx import layers as rnnx_layers
 from keras_rnnx.layers.base import RecurrentLayer
 from keras_rnnx.layers.base import cell_argument_names
+from keras_rnnx.validation import check_int
+from keras_rnnx.validation import check_positive
+from keras_rnnx.validation import check_rate
 
 CELLS = {
     "lstm": rnnx_layers.LSTM,
@@ -108,23 +111,18 @@ def check_cell_options(cell, options):
         )
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; received {value!r}.")
+def check_architecture(units=32, layers=1, dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0, embedding_dim=None):
+    """Raise a ValueError naming the first bad size or rate of `build_model`.
 
-
-def _check_positive(name, value, none_means=None):
-    """``value`` is a float > 0, or None where ``none_means`` says what None is."""
-    if value is None and none_means is not None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        alternative = f", or None for {none_means}" if none_means is not None else ""
-        raise ValueError(f"`{name}` must be a positive float{alternative}; received {value!r}.")
-
-
-def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a float in [0, 1); received {value!r}.")
+    Sizes are ints >= 1 (``embedding_dim`` may be None), rates floats in
+    [0, 1): finite, never a bool or a string (`keras_rnnx.validation`).
+    """
+    check_int("units", units, 1)
+    check_int("layers", layers, 1)
+    for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
+                       ("output_dropout", output_dropout)):  # fmt: skip
+        check_rate(name, rate)
+    check_int("embedding_dim", embedding_dim, 1, allow_none=True)
 
 
 def build_model(
@@ -191,13 +189,7 @@ def build_model(
     """
     layer_class = _cell_class(cell)
     check_cell_options(cell, cell_options)
-    _check_int("units", units, 1)
-    _check_int("layers", layers, 1)
-    _check_rate("dropout", dropout)
-    _check_rate("recurrent_dropout", recurrent_dropout)
-    _check_rate("output_dropout", output_dropout)
-    if embedding_dim is not None:
-        _check_int("embedding_dim", embedding_dim, 1)
+    check_architecture(units, layers, dropout, recurrent_dropout, output_dropout, embedding_dim)
     check_dtype_policy(dtype_policy)
     body = {} if dtype_policy is None else {"dtype": dtype_policy}
     options = {**_default_options(cell, units, cell_options), **cell_options, **body}
@@ -297,9 +289,9 @@ def make_optimizer(
             + (" AdamW is 'adam' with `weight_decay` (rnnx train: --weight-decay)."
                if str(optimizer).lower() == "adamw" else "")
         )  # fmt: skip
-    _check_positive("learning_rate", learning_rate)
-    _check_positive("clipnorm", clipnorm, none_means="no clipping")
-    _check_positive("weight_decay", weight_decay, none_means="no decay")
+    check_positive("learning_rate", learning_rate)
+    check_positive("clipnorm", clipnorm, none_means="no clipping")
+    check_positive("weight_decay", weight_decay, none_means="no decay")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(
             f"Unknown `lr_schedule` {lr_schedule!r}. Choose among: {', '.join(LR_SCHEDULES)}."

@@ -44,6 +44,7 @@ from keras_rnnx import zoo
 from keras_rnnx.training import distributed
 from keras_rnnx.training import metrics as metrics_lib
 from keras_rnnx.training import models
+from keras_rnnx.validation import check_int
 from keras_rnnx.version import __version__
 
 SPLITS = ("train", "validation", "test")
@@ -527,10 +528,9 @@ def train(
     output = pathlib.Path(output)
     work = pathlib.Path(work_dir) if work_dir is not None else work_dir_for(output)
     for name, value, minimum in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-        models._check_int(name, value, minimum)
-    if patience is not None:
-        models._check_int("patience", patience, 1)
-    models._check_int("seed", seed, 0)
+        check_int(name, value, minimum)
+    check_int("patience", patience, 1, allow_none=True)
+    check_int("seed", seed, 0)
     cell_options = dict(cell_options or {})
     models.check_dtype_policy(dtype_policy)
     mixed = dtype_policy != "float32"

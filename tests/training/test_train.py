@@ -331,7 +331,7 @@ def test_weight_decay_is_checked_and_needs_a_built_model(adding_task):
     assert training.make_optimizer("adam", 0.1, weight_decay=0.1).weight_decay == 0.1
     assert training.make_optimizer("adam", 0.1).weight_decay is None
     for bad in (0, -0.1, True, "0.1"):
-        with pytest.raises(ValueError, match="`weight_decay` must be a positive float, or None"):
+        with pytest.raises(ValueError, match="`weight_decay` must be a finite float > 0.*Pass None for no decay"):
             training.make_optimizer("adam", 0.1, weight_decay=bad)
     unbuilt = keras.Sequential([keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="`weight_decay` needs a built model"):
