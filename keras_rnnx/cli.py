@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import pathlib
 import shlex
 import sys
@@ -293,8 +294,8 @@ _MODEL_FLAGS = {
 
 def _read_config_argument(path):
     path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / zoo.CONFIG_FILE
+    if path.is_dir():  # a preset: verified against a manifest beside it, as rnnx eval does
+        path = _local_preset(str(path)) / zoo.CONFIG_FILE
     if not path.is_file():
         raise zoo.PresetError(
             f"{path}: no such file; --config takes a preset directory or its "
@@ -412,7 +413,10 @@ def _add_eval_parser(commands):
         "time step in nats summed over the 88 notes (JSB Chorales), nats and "
         "bits per character (text). The task's trivial baseline is printed beside it.",
     )
-    parser.add_argument("preset", metavar="PRESET", help="a preset directory")
+    parser.add_argument(
+        "preset", metavar="PRESET",
+        help="a preset directory; its files are checked against a manifest.json beside it that lists it",
+    )  # fmt: skip
     _add_eval_options(parser)
     parser.set_defaults(handler=_eval)
 
@@ -442,8 +446,22 @@ def _add_eval_options(parser):
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
 
 
+def _local_preset(text):
+    """The preset directory ``text``, verified as `rnnx zoo` verifies one.
+
+    `keras_rnnx.zoo.fetch` checks every file against a manifest.json beside
+    the directory when one lists it (a mismatch is a PresetError naming the
+    file); which source and what vouches for it goes to stderr. A bare name
+    is a directory here, never a zoo name.
+    """
+    path = text if os.path.isabs(text) or text.startswith((".", "~")) else os.path.join(".", text)
+    preset = zoo.fetch(path)
+    print(preset.describe(), file=sys.stderr)
+    return preset.path
+
+
 def _eval(args):
-    return _evaluate_preset(args.preset, args)
+    return _evaluate_preset(_local_preset(args.preset), args)
 
 
 def _evaluate_preset(directory, args):
@@ -521,7 +539,10 @@ def _add_sample_parser(commands):
         "JSB Chorales model writes --length time steps (quarter notes) as a "
         "MIDI file (--output *.mid) or a piano-roll image (--output *.png).",
     )
-    parser.add_argument("preset", metavar="PRESET", help="a preset directory")
+    parser.add_argument(
+        "preset", metavar="PRESET",
+        help="a preset directory; its files are checked against a manifest.json beside it that lists it",
+    )  # fmt: skip
     _add_sample_options(parser)
     parser.set_defaults(handler=lambda args: _sample(args, parser))
 
@@ -539,7 +560,7 @@ def _add_sample_options(parser):
 
 
 def _sample(args, parser):
-    return _sample_preset(args.preset, args, parser)
+    return _sample_preset(_local_preset(args.preset), args, parser)
 
 
 def _sample_preset(directory, args, parser):

@@ -196,7 +196,7 @@ def test_broken_presets_exit_1_naming_the_path(adding_preset, tmp_path):
     import shutil
 
     status, _, err = run_cli(["eval", str(tmp_path / "nowhere")])
-    assert status == 1 and f"Preset directory {tmp_path / 'nowhere'} does not exist" in err
+    assert status == 1 and f"{str(tmp_path / 'nowhere')!r} is not a preset directory" in err
     broken = tmp_path / "broken"
     shutil.copytree(adding_preset[0], broken)
     (broken / "model.weights.h5").write_bytes(b"\0" * 100)
@@ -213,3 +213,47 @@ def test_broken_presets_exit_1_naming_the_path(adding_preset, tmp_path):
     assert status == 1 and f"{broken / 'config.json'}: malformed JSON" in err
     status, _, err = run_cli(["train", "--task", "adding", "--config", str(tmp_path / "none.json"), "--output", str(tmp_path / "o")])
     assert status == 1 and f"{tmp_path / 'none.json'}: no such file" in err
+
+
+def _zoo_beside(preset, directory):
+    """A copy of ``preset`` in ``directory`` with a manifest.json listing it beside it."""
+    import shutil
+
+    copy = directory / "adding_tiny"
+    shutil.copytree(preset, copy)
+    manifest = zoo.manifest.empty_manifest()
+    headline = {"split": "test", "metric": "mse", "value": 0.1, "published": {}}
+    manifest["presets"]["adding_tiny"] = zoo.manifest_entry(copy, version=1, headline=headline, description="x")
+    zoo.write_manifest(directory / zoo.MANIFEST_FILE, manifest)
+    return copy
+
+
+def test_eval_and_sample_verify_a_preset_against_the_manifest_beside_it(adding_preset, tmp_path, data_dir):
+    # Regression: `rnnx eval DIR` scored a preset whose weights failed the manifest
+    # beside it (exit 0), where `rnnx zoo eval DIR` refused it (sha256 mismatch).
+    preset = _zoo_beside(adding_preset[0], tmp_path)
+    weights = preset / zoo.WEIGHTS_FILE
+    good = weights.read_bytes()
+    data = bytearray(good)
+    data[-1] ^= 0xFF  # same size, one byte off: only the sha256 tells
+    weights.write_bytes(bytes(data))
+    for argv in (["eval", str(preset), "--data-dir", str(data_dir)], ["sample", str(preset)]):
+        status, out, err = run_cli(argv)
+        assert status == 1, (argv, out, err)
+        assert f"{weights} does not match the manifest" in err and "sha256" in err
+        assert "mse" not in out
+    weights.write_bytes(good)
+    status, out, err = run_cli(["eval", str(preset), "--data-dir", str(data_dir)])
+    assert status == 0, err
+    assert "adding_tiny: from a preset directory" in err and "verified against the manifest" in err
+    weights.write_bytes(bytes(data))
+    # A bare directory name (no slash) is a path for eval, not a zoo name.
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        status, _, err = run_cli(["eval", "adding_tiny", "--data-dir", str(data_dir)])
+    finally:
+        os.chdir(cwd)
+    assert status == 1 and "does not match the manifest" in err
