@@ -63,11 +63,7 @@ def _jsb(cell, description, **model):
 
 
 def _text(cell, description, timesteps=200, **model):
-    # 200-step windows (256, nanoGPT's context, for the flagship from its
-    # version 5), dropout 0.5 on both layers' inputs and a cosine decay: version 1 (100 steps, dropout 0.2, constant
-    # rate, 12 epochs) overfitted to train 1.17 / validation 1.50 nats.
-    # Version 2 (this recipe, 16 epochs) was still improving at its last
-    # epoch (LSTM 1.4994, GRU 1.4950).
+    # Recipe version 2; the history is in docs/zoo.md, "Recipe history".
     return {
         "description": description,
         "task": "text",
@@ -86,43 +82,28 @@ def _text(cell, description, timesteps=200, **model):
     }
 
 
+# What each recipe version changed and scored, and what was tried and dropped:
+# docs/zoo.md, "Recipe history".
 RECIPES = {
-    # Version 2 added recurrent dropout 0.2: test 8.1830 (version 1: 8.3254),
-    # best epoch 198 of 200, still improving. Version 3: recurrent dropout
-    # 0.3 and a cosine decay over 300 epochs: test 8.1693 (train 7.27).
-    # Tried and stopped (2026-11-28): 512 units with input dropout 0.5
-    # learned more slowly, validation 8.44 against 8.32 at epoch 140.
     "jsb_lstm": _jsb(
         "lstm", "LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3,
         epochs=300, patience=40, lr_schedule="cosine",
     ),
-    # Version 2 adds recurrent dropout 0.3: test 8.1607 (version 1: 8.3615).
     "jsb_peephole_lstm": _jsb(
         "peephole_lstm", "Peephole LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.3,
     ),
-    # Version 2 adds recurrent dropout 0.3: test 8.1749 (version 1: 8.3213).
     "jsb_cifg_lstm": _jsb(
         "cifg_lstm", "CIFG LSTM on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3
     ),
-    # Version 2 adds recurrent dropout 0.3: test 8.3962 (version 1: 8.4061).
     "jsb_gru": _jsb("gru", "GRU on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3, recurrent_dropout=0.3),
     "jsb_clockwork_rnn": _jsb(
         "clockwork_rnn", "Clockwork RNN on JSB Chorales", units=256, dropout=0.3, learning_rate=2e-3
     ),
-    # Version 2 added recurrent dropout 0.2: test 8.1491 (version 1: 8.2753),
-    # stopped at epoch 185 (best 164). Tried (2026-11-28): a cosine decay
-    # over 250 epochs, patience 40, did worse: test 8.1743 (best epoch 242).
-    # Version 3: recurrent dropout 0.3: test 8.1078 (best epoch 160, stopped at 181).
-    # Version 4 (this one): recurrent dropout 0.4: test 8.0618.
     "jsb_grid_lstm": _jsb(
         "grid_lstm_2d", "2-D Grid LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.4,
     ),
-    # Version 1 (no recurrent dropout): test 8.4655, just above the 8.45
-    # target (train 7.57: it overfits). A wider recipe (192 units, cosine
-    # decay, patience 30: 567,064 parameters) did worse: test 8.601.
-    # Version 2 (this one) adds recurrent dropout 0.2: test 8.3396.
     "jsb_depth_gated_lstm": _jsb(
         "depth_gated_lstm", "Depth-gated LSTM on JSB Chorales", units=128, dropout=0.3, learning_rate=2e-3,
         recurrent_dropout=0.2,
@@ -177,32 +158,6 @@ RECIPES = {
         "published": {"Kalchbrenner et al. 2015 (k up to 250, far larger nets)": 1.0},
         "use": "The Grid LSTM paper's parity task at small scale (k=8; docs/grid_lstm.md has k=16..64).",
     },
-    # Version 3: twice the epochs, trained in bfloat16 (1.7x faster steps on
-    # this CPU; the preset is float32), the same model: validation 1.4656
-    # (best epoch 32 of 32; version 2: 1.4994), but train 1.0800: it overfits.
-    # Tried and stopped (2026-11-28): adding recurrent dropout 0.2 learned
-    # more slowly, 0.021 behind at epoch 8 and 0.032 at epoch 13 (1.5212
-    # against 1.4892), so it could not have reached 1.45 in 32 epochs.
-    # Version 4: dropout 0.3 between the last layer and the head as well
-    # (Zaremba et al. 2014 drop every non-recurrent connection). It learns
-    # more slowly (0.049 behind version 3 at epoch 4, 0.002 at epoch 15) and
-    # passes version 3 from epoch 20 on, where version 3 had stopped
-    # improving. Tried beside it (2026-11-29): output dropout 0.5 was 0.004
-    # behind version 3 at epoch 24 (1.4703 against 1.4661) and was stopped.
-    # Version 4 scored 1.4608 on 200-character windows; the same weights
-    # score 1.4542 on 256-character windows (nanoGPT's block) and 1.4500 on
-    # 400: much of the windowed loss is the zero state at each window's start.
-    # Version 5 (2026-11-29): 256-character windows (nanoGPT's context, for a
-    # like-for-like comparison) and 40 epochs: validation 1.4502 (best epoch
-    # 32 of 40; 1.4587 on 200-character windows, against version 4's 1.4608),
-    # train 1.1140, carried state 1.4313. Per epoch: 1.5361 at 10, 1.4673 at
-    # 20, 1.4570 at 24, 1.4503 at 32, then flat (1.4517 at 40).
-    # Version 6 (2026-11-29): decoupled weight decay 0.1 on the matrices
-    # (AdamW, nanoGPT's value) against version 5's overfitting (train 1.11,
-    # validation 1.45); nothing else changed. Validation 1.4385 (best at the
-    # last epoch, 40; still falling slowly), train 1.1007, carried state
-    # 1.4197. It tracks version 5 to epoch 14, then pulls ahead: 1.4579
-    # against 1.4673 at 20, 1.4400 against 1.4503 at 32.
     "shakespeare_lstm": _text(
         "lstm", "LSTM character model of Tiny Shakespeare (flagship)", timesteps=256,
         epochs=40, dtype_policy="mixed_bfloat16", output_dropout=0.3, weight_decay=0.1,

@@ -122,17 +122,24 @@ def test_preset_reproduces_its_headline_metric(name, tmp_path):
 
 
 @pytest.fixture
-def served_zoo():
-    """The project's zoo/ served over HTTP on 127.0.0.1 (a real server)."""
+def served_zoo(tmp_path):
+    """The project's presets served over HTTP on 127.0.0.1 (a real server), laid out as an
+    http zoo: the packaged manifest beside links to the preset directories of zoo/."""
     import functools
     import http.server
+    import shutil
     import threading
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
-    handler = functools.partial(Quiet, directory=str(ZOO))
+    root = tmp_path / "served"
+    root.mkdir()
+    shutil.copy(zoo.PACKAGED_MANIFEST, root / zoo.MANIFEST_FILE)
+    for name in PRESETS:
+        (root / name).symlink_to(ZOO / name)
+    handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -151,7 +158,7 @@ def test_shipped_preset_downloads_over_http_and_loads_the_same(served_zoo, tmp_p
     cache = tmp_path / "cache"
     preset = zoo.fetch(f"{served_zoo}/{name}", cache_dir=cache, progress=False)
     assert preset.source == "download"
-    assert preset.path == cache / name / f"v{entries[name]['version']}"
+    assert preset.path == zoo.cache_slot(cache, name, entries[name])
     for file_name, expected in entries[name]["files"].items():
         assert zoo.sha256_file(preset.path / file_name) == expected["sha256"]
     import numpy as np
