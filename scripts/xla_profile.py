@@ -32,7 +32,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402
+import bench  # noqa: E402 - its command-line types
+from benchlib import configs  # noqa: E402
 
 MIB = 2**20
 
@@ -43,7 +44,7 @@ def profile(config, args):
     import jax.numpy as jnp
 
     features = args.units if config.input_is_units else args.features
-    model = bench.build_model(config, args.timesteps, features, args.units)
+    model = configs.build_model(config, args.timesteps, features, args.units)
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     x = jnp.zeros((args.batch, args.timesteps, features), "float32")
@@ -87,15 +88,15 @@ def main(argv=None):
             "XLA's compiled step through JAX; run it with KERAS_BACKEND=jax "
             "(on TensorFlow, use scripts/bench.py --memory)."
         )
-    names = bench.selected_configs(args.only)
+    names = configs.selected_configs(args.only)
     results = {}
     for name in names:
-        results[name] = profile(bench.CONFIGS[name], args)
+        results[name] = profile(configs.CONFIGS[name], args)
     print(f"\nB={args.batch}, T={args.timesteps}, D={args.features}, U={args.units}; "
           f"gradient of the loss, jax.jit, XLA's compiled figures\n")  # fmt: skip
     print(f"{'config':<28}{'temp MiB':>10}{'/ keras ref':>13}{'GFLOP':>9}{'GiB accessed':>14}")
     for name, r in results.items():
-        ref = results.get(bench.CONFIGS[name].keras_ref)
+        ref = results.get(configs.CONFIGS[name].keras_ref)
         ratio = "-" if ref is None else f"{r['temp_mib'] / ref['temp_mib']:.2f}"
         print(f"{name:<28}{r['temp_mib']:>10.1f}{ratio:>13}{r['gflop']:>9.2f}"
               f"{r['gib_accessed']:>14.2f}")  # fmt: skip
