@@ -29,41 +29,39 @@ import sys
 from keras_rnnx import datasets
 from keras_rnnx import demo
 from keras_rnnx import training
+from keras_rnnx import validation
 from keras_rnnx import zoo
 from keras_rnnx.training import distributed
 from keras_rnnx.version import __version__
 
 
-def _int_at_least(minimum, hint=""):
+def _number(kind, check, what, hint=""):
+    """An argparse type: the text read as ``kind`` (int or float), then kept
+    only if ``check(value)`` (a `keras_rnnx.validation` check) accepts it.
+
+    The message says what was expected, in the flag's terms; NaN and
+    infinities fail every float check (``--clipnorm inf`` trained to NaN).
+    """
+
     def parse(text):
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an int >= {minimum}, received {text!r}.{hint}"
-            ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"expected an int >= {minimum}, received {value}.{hint}"
-            )
-        return value
+            return check(kind(text))
+        except (ValueError, OverflowError):  # not a number, or refused by the check
+            raise argparse.ArgumentTypeError(f"expected {what}, received {text!r}.{hint}") from None
 
-    parse.__name__ = f"int >= {minimum}"
+    parse.__name__ = what
     return parse
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive float such as 0.01, received {text!r}."
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive float such as 0.01, received {text!r}."
-        )
-    return value
+def _int_at_least(minimum, hint=""):
+    return _number(int, lambda v: validation.check_int("value", v, minimum), f"an int >= {minimum}", hint)
+
+
+_positive_float = _number(
+    float, lambda v: validation.check_positive("value", v), "a finite positive float such as 0.01"
+)
+_non_negative_float = _number(float, lambda v: validation.check_float("value", v, 0), "a finite float >= 0")
+_rate = _number(float, lambda v: validation.check_rate("value", v), "a finite float in [0, 1) such as 0.2")
 
 
 def _variant_names(text):
@@ -82,46 +80,36 @@ def _variant_names(text):
     return names
 
 
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value >= 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a float >= 0, received {text!r}.")
-    return value
-
-
-def _rate(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a float in [0, 1) such as 0.2, received {text!r}."
-        )
-    return value
-
-
 def _task_name(text):
-    if text not in datasets.TASKS:
-        raise argparse.ArgumentTypeError(
-            f"unknown task {text!r}; choose among: {', '.join(datasets.TASKS)}."
-        )
-    return text
+    return _choice("task", datasets.TASKS)(text)
 
 
 def _choice(kind, names):
     def parse(text):
-        if text not in names:
+        try:
+            return validation.check_choice(kind, text, tuple(names))
+        except ValueError:
             raise argparse.ArgumentTypeError(
                 f"unknown {kind} {text!r}; choose among: {', '.join(names)}."
-            )
-        return text
+            ) from None
 
     parse.__name__ = kind
     return parse
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise _NotFinite(text)
+    return value
+
+
+def _refuse_constant(text):  # JSON's NaN, Infinity, -Infinity
+    raise _NotFinite(text)
 
 
 def _key_value(text):
@@ -129,6 +117,10 @@ def _key_value(text):
 
     A VALUE that starts like JSON (``[``, ``{``, ``"``) but does not parse is
     an error, as are Python's True/False/None (JSON: true/false/null).
+    Numbers are finite: NaN, Infinity, 1e999 (anywhere in the value) and the
+    words Python reads as such (nan, inf) are refused. A plain word Python
+    reads as a finite number (.5, 1_000) is that number. Whether an option
+    takes a bool is known only with the task or cell: `_checked_booleans`.
     """
     key, sep, raw = text.partition("=")
     key = key.strip()
@@ -143,16 +135,28 @@ def _key_value(text):
         raise argparse.ArgumentTypeError(
             f"{text!r}: values are JSON literals; write {key}={python_words[raw]}."
         )
+    not_finite = argparse.ArgumentTypeError(
+        f"{text!r}: numbers must be finite (no NaN or infinity); write e.g. {key}=1.0."
+    )
     try:
-        value = json.loads(raw)
+        return key, json.loads(raw, parse_float=_finite_float, parse_constant=_refuse_constant)
+    except _NotFinite:
+        raise not_finite from None
     except json.JSONDecodeError as err:
         if not raw or raw[0] in '[{"':
             raise argparse.ArgumentTypeError(
                 f"{text!r}: malformed JSON value ({err.msg}); expected a JSON "
                 'literal such as true, 1.0, [1, 2], "text", or a plain word.'
             ) from None
-        value = raw
-    return key, value
+    except ValueError as err:  # an int of more digits than Python converts
+        raise argparse.ArgumentTypeError(f"{text!r}: not a usable number ({err}).") from None
+    try:
+        number = float(raw)
+    except ValueError:
+        return key, raw  # a plain word
+    if not math.isfinite(number):
+        raise not_finite
+    return key, number
 
 
 def _options(pairs, flag, parser):
@@ -161,6 +165,19 @@ def _options(pairs, flag, parser):
         if key in options:
             parser.error(f"argument {flag}: {key!r} is given twice.")
         options[key] = value
+    return options
+
+
+def _checked_booleans(options, names, flag, parser):
+    """``options`` with the values of the bool options ``names`` read by
+    `keras_rnnx.validation.parse_bool`: true or false, nothing else
+    (``reset_after=no`` had made a GRU with reset_after=True)."""
+    options = dict(options)
+    for key in sorted(set(options) & set(names)):
+        try:
+            options[key] = validation.parse_bool(options[key], name=key)
+        except ValueError as err:
+            parser.error(f"argument {flag}: {err} Write {key}=true or {key}=false.")
     return options
 
 
@@ -281,7 +298,7 @@ def _add_train_parser(commands):
     )  # fmt: skip
     # Test-only: write the final weights to PATH (.npz), on every worker.
     dist.add_argument("--dump-weights", metavar="PATH", help=argparse.SUPPRESS)
-    train.set_defaults(handler=lambda args: _train(args, train))
+    train.set_defaults(handler=lambda args: _train(args, train), command_parser=train)
 
 
 _MODEL_FLAGS = {
@@ -307,20 +324,92 @@ def _read_config_argument(path):
         raise zoo.PresetError(f"{path}: malformed JSON ({err}); expected a Keras model config.") from err
 
 
-def _train(args, parser):
-    # First: a multi-worker strategy must exist before TensorFlow runs anything.
-    strategy = distributed.make_strategy(args.strategy)
-    task_options = _options(args.task_option, "--task-option", parser)
+def _is_within(path, directory):
+    path, directory = os.path.abspath(path), os.path.abspath(directory)
+    return os.path.commonpath([path, directory]) == directory
+
+
+def _data_dir_problem(err, data_dir):
+    """The ``--data-dir`` message for an OSError met while the data was read or
+    prepared, or None when the error is not about the data directory."""
+    filename = getattr(err, "filename", None)
+    if not isinstance(filename, (str, os.PathLike)):
+        return None
+    if data_dir is None:
+        import tensorflow_datasets as tfds
+
+        default = tfds.core.constants.get_default_data_dir()
+        if not _is_within(filename, default):
+            return None
+        return (
+            f"cannot write the data sets in the default data directory {default} "
+            f"({err.strerror or err}: {filename}); pass a writable --data-dir."
+        )
+    if not _is_within(filename, data_dir):
+        return None
+    return f"cannot write the data sets in {data_dir} ({err.strerror or err}: {filename}); pass a writable --data-dir."
+
+
+@contextlib.contextmanager
+def _reading_data(args, parser):
+    """Map the errors of reading or preparing a task's data to the flag at fault."""
     try:
-        task = datasets.get_task(args.task, data_dir=args.data_dir, **task_options)
-    except (TypeError, ValueError, FileNotFoundError) as err:
+        yield
+    except OSError as err:
+        problem = _data_dir_problem(err, args.data_dir)
+        if problem is not None:
+            parser.error(f"argument --data-dir: {problem}")
+        if isinstance(err, FileNotFoundError):
+            parser.error(f"argument --task/--task-option: {err}")
+        raise
+    except (TypeError, ValueError) as err:
         parser.error(f"argument --task/--task-option: {err}")
+
+
+def _check_directories(args, parser, chief=True):
+    output = pathlib.Path(args.output)
+    work = pathlib.Path(args.work_dir) if args.work_dir is not None else training.work_dir_for(output)
+    checks = [("--data-dir", args.data_dir, False)]
+    if chief:  # the chief writes the preset and the working directory
+        checks = [("--output", output, False), ("--output", output.parent, True), ("--work-dir", work, True), *checks]
+    for flag, path, writable in checks:
+        problem = None if path is None else training.trainer.directory_problem(path, writable=writable)
+        if problem:
+            parser.error(f"argument {flag}: {problem}; choose another directory.")
+
+
+def train_arguments(args, parser, *, chief=True, prepare_data=True):
+    """Every check of ``rnnx train`` made before training, in order.
+
+    The seam between the command line and `keras_rnnx.training.train`: the
+    parsed ``args`` (flag values already checked by their argparse types)
+    become ``train``'s keyword arguments (all but ``strategy``). Checked here:
+    ``--output`` (exists without ``--overwrite``, a file, under a file, not
+    writable), ``--work-dir`` and ``--data-dir`` (a file or under one), the
+    task and its options (bool options take only true/false), ``--config``
+    against the model flags, the cell's option names and bool options; with
+    ``prepare_data``, the task's data is prepared (read, or generated into
+    ``--data-dir``) so that an unwritable data directory is named now.
+
+    Returns:
+        dict of keyword arguments of `keras_rnnx.training.train`.
+
+    Raises:
+        SystemExit: status 2, after argparse's one-line message naming the flag.
+    """
     output = pathlib.Path(args.output)
     if output.exists() and not args.overwrite:
         parser.error(
             f"argument --output: {output} already exists; pass --overwrite to "
             "replace it, or choose another directory."
         )
+    _check_directories(args, parser, chief)
+    task_options = _options(args.task_option, "--task-option", parser)
+    task_options = _checked_booleans(
+        task_options, datasets.BOOLEAN_OPTIONS.get(args.task, ()), "--task-option", parser
+    )
+    with _reading_data(args, parser):
+        task = datasets.get_task(args.task, data_dir=args.data_dir, **task_options)
     given = [flag for dest, flag in _MODEL_FLAGS.items() if getattr(args, dest) is not None]
     model_config = None
     if args.config is not None:
@@ -338,9 +427,13 @@ def _train(args, parser):
         training.check_cell_options(cell, cell_options)
     except ValueError as err:
         parser.error(f"argument --cell-option: {err}")
+    cell_options = _checked_booleans(cell_options, training.boolean_cell_options(cell), "--cell-option", parser)
+    if prepare_data:
+        with _reading_data(args, parser):
+            datasets.get_builder(task, args.data_dir)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
-    result = training.train(
-        task,
+    return dict(
+        task=task,
         output=output,
         model_config=model_config,
         cell=cell,
@@ -366,9 +459,27 @@ def _train(args, parser):
         overwrite=args.overwrite,
         resume=args.resume,
         verbose=verbose,
-        strategy=strategy,
         command=args.command_line,
     )
+
+
+def parse_train(argv, *, prepare_data=False):
+    """``rnnx train ARGV`` parsed and checked as the command would, without
+    training: `train_arguments` (by default without preparing the data).
+
+    Raises:
+        SystemExit: status 2 for a bad command line, as ``rnnx train``.
+    """
+    args = build_parser().parse_args(["train", *argv])
+    args.command_line = shlex.join(["rnnx", "train", *argv])
+    return train_arguments(args, args.command_parser, prepare_data=prepare_data)
+
+
+def _train(args, parser):
+    # First: a multi-worker strategy must exist before TensorFlow runs anything.
+    strategy = distributed.make_strategy(args.strategy)
+    arguments = train_arguments(args, parser, chief=training.trainer.is_chief(strategy))
+    result = training.train(**arguments, strategy=strategy)
     metadata = result.metadata
     if args.dump_weights:
         distributed.dump_weights(result.model, args.dump_weights)

@@ -23,6 +23,7 @@ from keras_rnnx.datasets.synthetic import parity
 from keras_rnnx.datasets.synthetic import sum_of_sines
 from keras_rnnx.datasets.synthetic import temporal_order
 from keras_rnnx.datasets.synthetic_builder import SyntheticSequences
+from keras_rnnx.datasets.tasks import BOOLEAN_OPTIONS
 from keras_rnnx.datasets.tasks import MAX_TRANSPOSE
 from keras_rnnx.datasets.tasks import PAD_VALUE
 from keras_rnnx.datasets.tasks import TASKS

@@ -26,6 +26,7 @@ from keras_rnnx.datasets import jsb
 from keras_rnnx.datasets import synthetic
 from keras_rnnx.datasets import synthetic_builder
 from keras_rnnx.datasets import text as text_lib
+from keras_rnnx.validation import check_bool
 
 TASKS = (
     "adding",
@@ -142,10 +143,15 @@ def get_task(name, *, data_dir=None, **options):
     raise _unknown_task(name)
 
 
+BOOLEAN_OPTIONS = {"copy": ("one_hot",)}
+"""The task options that take a bool, by task (``rnnx train --task-option``
+reads them with `keras_rnnx.validation.parse_bool`)."""
+
+
 def _synthetic_task(name, data_dir, options):
     one_hot = options.pop("one_hot", False) if name == "copy" else None
-    if name == "copy" and not isinstance(one_hot, bool):
-        raise ValueError(f"Option `one_hot` must be True or False. Received: {one_hot!r}.")
+    if name == "copy":
+        one_hot = check_bool("one_hot", one_hot, fix="Pass one_hot=True or one_hot=False.")
     resolved = synthetic_builder.resolve_options(name, **options)
     t = resolved["timesteps"]
     common = dict(

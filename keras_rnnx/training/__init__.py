@@ -19,7 +19,9 @@ from keras_rnnx.training.models import CELLS
 from keras_rnnx.training.models import DTYPE_POLICIES
 from keras_rnnx.training.models import OPTIMIZERS
 from keras_rnnx.training.models import LR_SCHEDULES
+from keras_rnnx.training.models import boolean_cell_options
 from keras_rnnx.training.models import build_model
+from keras_rnnx.training.models import check_architecture
 from keras_rnnx.training.models import cell_options
 from keras_rnnx.training.models import check_cell_options
 from keras_rnnx.training.models import compile_model

@@ -97,6 +97,28 @@ def cell_options(cell):
     return tuple(sorted(names - _STRUCTURAL))
 
 
+def boolean_cell_options(cell):
+    """The options of ``cell`` that take a bool (their default is True or
+    False), sorted: ``rnnx train --cell-option`` reads them with
+    `keras_rnnx.validation.parse_bool`, so ``reset_after=no`` is refused."""
+    layer_class = _cell_class(cell)
+    classes = []
+    for klass in layer_class.__mro__:
+        if klass in (keras.layers.RNN, keras.layers.Layer, object):
+            break
+        classes.append(klass)
+    if issubclass(layer_class, RecurrentLayer):
+        classes += [k for k in layer_class.cell_class.__mro__ if k not in (keras.layers.Layer, object)]
+    names = {
+        param.name
+        for klass in classes
+        if "__init__" in vars(klass)
+        for param in inspect.signature(klass.__init__).parameters.values()
+        if isinstance(param.default, bool)
+    }
+    return tuple(sorted(names & set(cell_options(cell))))
+
+
 def check_cell_options(cell, options):
     """Raise `ValueError` naming any option ``cell`` does not accept.
 
@@ -265,6 +287,24 @@ def check_dtype_policy(dtype_policy):
         )
 
 
+def check_optimizer(optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", weight_decay=None):
+    """Raise a ValueError naming the first bad argument of `make_optimizer`
+    (rates and norms are finite floats > 0, or None where None means none)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(
+            f"Unknown optimizer {optimizer!r}. Choose among: {', '.join(OPTIMIZERS)}."
+            + (" AdamW is 'adam' with `weight_decay` (rnnx train: --weight-decay)."
+               if str(optimizer).lower() == "adamw" else "")
+        )  # fmt: skip
+    check_positive("learning_rate", learning_rate)
+    check_positive("clipnorm", clipnorm, none_means="no clipping")
+    check_positive("weight_decay", weight_decay, none_means="no decay")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(
+            f"Unknown `lr_schedule` {lr_schedule!r}. Choose among: {', '.join(LR_SCHEDULES)}."
+        )
+
+
 def make_optimizer(
     optimizer="adam", learning_rate=1e-3, clipnorm=None, lr_schedule="constant", decay_steps=None,
     weight_decay=None,
@@ -283,19 +323,7 @@ def make_optimizer(
     function of the optimizer's step count, which `keras.callbacks.
     BackupAndRestore` restores, so a resumed run continues on the same curve.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"Unknown optimizer {optimizer!r}. Choose among: {', '.join(OPTIMIZERS)}."
-            + (" AdamW is 'adam' with `weight_decay` (rnnx train: --weight-decay)."
-               if str(optimizer).lower() == "adamw" else "")
-        )  # fmt: skip
-    check_positive("learning_rate", learning_rate)
-    check_positive("clipnorm", clipnorm, none_means="no clipping")
-    check_positive("weight_decay", weight_decay, none_means="no decay")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(
-            f"Unknown `lr_schedule` {lr_schedule!r}. Choose among: {', '.join(LR_SCHEDULES)}."
-        )
+    check_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, weight_decay)
     rate = learning_rate
     if lr_schedule == "cosine":
         if isinstance(decay_steps, bool) or not (isinstance(decay_steps, int) and decay_steps >= 1):

@@ -34,6 +34,7 @@ import platform
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 
 import keras
@@ -184,6 +185,53 @@ def task_from_metadata(metadata, data_dir=None, *, source="metadata.json", root=
             f"preset was trained on ({details})."
         )
     return task
+
+
+# -- directories --------------------------------------------------------------
+
+
+def directory_problem(path, *, writable=True):
+    """Why no directory can be used or made at ``path``: a sentence, or None.
+
+    A decision without side effects but one: with ``writable`` the nearest
+    existing directory at or above ``path`` must take a new entry, which is
+    tried (a temporary directory made and removed there), since permission
+    bits do not tell for root, read-only mounts or ``/proc``. Without it
+    (a data directory, which may be a prepared read-only cache) only the
+    shape is checked: ``path`` is not a file and is not under one.
+    """
+    path = pathlib.Path(path)
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            break
+    else:  # pragma: no cover - "." or "/" exists
+        return None
+    if not candidate.is_dir():
+        if candidate == path:
+            return f"{path} is a file, not a directory"
+        return f"{candidate} is a file, not a directory, so {path} cannot be made under it"
+    if writable:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".rnnx-probe-", dir=candidate))
+        except OSError as err:
+            return f"cannot write in {candidate} ({err.strerror or err})"
+    return None
+
+
+def check_directories(*, output, work_dir, data_dir=None, chief=True):
+    """Raise a ValueError naming the first of `train`'s directories that cannot
+    be used: ``output`` (its parent takes the preset) and ``work_dir`` must be
+    writable directories or makeable as such (on the chief, which writes them),
+    ``data_dir`` must not be a file or under one."""
+    output = pathlib.Path(output)
+    checks = [("data_dir", data_dir, False)]
+    if chief:
+        checks = [("output", output, False), ("output", output.parent, True), ("work_dir", work_dir, True), *checks]
+    for name, path, writable in checks:
+        problem = None if path is None else directory_problem(path, writable=writable)
+        if problem:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"`{name}`: {problem}. Choose another {name} (rnnx train {flag}).")
 
 
 # -- history ----------------------------------------------------------------
@@ -411,7 +459,7 @@ def versions():
     return result
 
 
-def _is_chief(strategy):
+def is_chief(strategy):
     """Whether this worker writes the outputs (always, without a cluster)."""
     resolver = getattr(strategy, "cluster_resolver", None) if strategy is not None else None
     task_type = getattr(resolver, "task_type", None)
@@ -524,14 +572,11 @@ def train(
         ValueError: a bad argument, an unknown task, cell or option, or an
             interrupted run with other settings in the working directory.
     """
-    task = resolve_task(task, data_dir, **(task_options or {}))
-    output = pathlib.Path(output)
-    work = pathlib.Path(work_dir) if work_dir is not None else work_dir_for(output)
+    # Every argument, then every directory, before any data is read or made.
     for name, value, minimum in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
         check_int(name, value, minimum)
     check_int("patience", patience, 1, allow_none=True)
     check_int("seed", seed, 0)
-    cell_options = dict(cell_options or {})
     models.check_dtype_policy(dtype_policy)
     mixed = dtype_policy != "float32"
     if mixed and model_config is not None:
@@ -540,11 +585,19 @@ def train(
             "flags; a `model_config` keeps its own layers' dtypes. Pass "
             "dtype_policy='float32' (rnnx train: drop --dtype-policy or --config)."
         )
+    if model_config is None:
+        models.check_architecture(units, layers, dropout, recurrent_dropout, output_dropout, embedding_dim)
+    models.check_optimizer(optimizer, learning_rate, clipnorm, lr_schedule, weight_decay)
+    cell_options = dict(cell_options or {})
+    output = pathlib.Path(output)
+    work = pathlib.Path(work_dir) if work_dir is not None else work_dir_for(output)
     if output.exists() and not overwrite:
         raise FileExistsError(
             f"Output {output} already exists; pass overwrite=True (rnnx train "
             "--overwrite) to replace it, or choose another --output."
         )
+    check_directories(output=output, work_dir=work, data_dir=data_dir, chief=is_chief(strategy))
+    task = resolve_task(task, data_dir, **(task_options or {}))
     if model_config is None:
         architecture = {
             "cell": cell, "units": units, "layers": layers, "dropout": dropout,
@@ -580,7 +633,7 @@ def train(
         _check_fits_task(model, task)
         models.compile_model(model, task, *optimizer_args)
 
-    chief, chief_work = _is_chief(strategy), work
+    chief, chief_work = is_chief(strategy), work
     if custom_loop and not chief:  # the chief owns `work`; this worker a temporary one
         work = distributed.worker_work_dir(strategy)
         epochs_done, history = distributed.prepare_worker_dir(

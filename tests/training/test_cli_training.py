@@ -1,6 +1,8 @@
 """``rnnx train``, ``rnnx eval`` and ``rnnx sample`` end to end, and their bad inputs."""
 
 import json
+import os
+import pathlib
 
 import mido
 import numpy as np
@@ -248,8 +250,6 @@ def test_eval_and_sample_verify_a_preset_against_the_manifest_beside_it(adding_p
     assert "adding_tiny: from a preset directory" in err and "verified against the manifest" in err
     weights.write_bytes(bytes(data))
     # A bare directory name (no slash) is a path for eval, not a zoo name.
-    import os
-
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -257,3 +257,178 @@ def test_eval_and_sample_verify_a_preset_against_the_manifest_beside_it(adding_p
     finally:
         os.chdir(cwd)
     assert status == 1 and "does not match the manifest" in err
+
+
+def _error_line(err, command="train"):
+    """The one ``rnnx COMMAND: error: ...`` line of argparse's output (no traceback)."""
+    lines = [line for line in err.splitlines() if line.startswith(f"rnnx {command}: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err[-3000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "extra, flag, named",
+    [
+        (["--cell", "gru", "--cell-option", "reset_after=no"], "--cell-option", "reset_after"),
+        (["--cell-option", "peephole=yes"], "--cell-option", "peephole"),
+        (["--cell-option", "peephole=1.5"], "--cell-option", "peephole"),
+        (["--cell-option", "peephole=1"], "--cell-option", "peephole"),
+        (["--cell-option", "peephole=null"], "--cell-option", "peephole"),
+    ],
+)
+def test_boolean_options_take_only_true_or_false(extra, flag, named, data_dir, tmp_path):
+    # Regression: reset_after=no wrote `reset_after: true` (a non-empty string is truthy);
+    # peephole=yes and peephole=1.5 passed.
+    output = tmp_path / "out"
+    status, _, err = run_cli(["train", *adding_flags(data_dir), "--epochs", "1", "--verbose", "0",
+                              "--output", str(output), *extra])  # fmt: skip
+    assert status == 2, err[-2000:]
+    line = _error_line(err)
+    assert f"argument {flag}:" in line and f"`{named}` must be true or false" in line
+    assert f"{named}=true or {named}=false" in line
+    assert not output.exists() and not training.work_dir_for(output).exists()
+
+
+def test_a_boolean_task_option_takes_only_true_or_false(data_dir, tmp_path):
+    base = ["train", "--task", "copy", "--data-dir", str(data_dir), "--task-option", "timesteps=4",
+            "--task-option", "memory_length=2", "--output", str(tmp_path / "out")]  # fmt: skip
+    for word in ("yes", "1", "0.5"):
+        status, _, err = run_cli([*base, "--task-option", f"one_hot={word}"])
+        assert status == 2, err[-2000:]
+        line = _error_line(err)
+        assert "argument --task-option:" in line and "`one_hot` must be true or false" in line
+
+
+@pytest.mark.parametrize(
+    "extra, flag",
+    [
+        (["--clipnorm", "inf"], "--clipnorm"),
+        (["--clipnorm", "nan"], "--clipnorm"),
+        (["--lr", "inf"], "--lr/--learning-rate"),
+        (["--lr", "1e999"], "--lr/--learning-rate"),
+        (["--weight-decay", "Infinity"], "--weight-decay"),
+        (["--dropout", "nan"], "--dropout"),
+        (["--cell-option", "forget_bias=NaN"], "--cell-option"),
+        (["--cell-option", "forget_bias=Infinity"], "--cell-option"),
+        (["--cell-option", "forget_bias=-1e999"], "--cell-option"),
+        (["--cell-option", "forget_bias=inf"], "--cell-option"),
+        (["--cell-option", "periods=[1, NaN]"], "--cell-option"),
+    ],
+)
+def test_non_finite_numbers_are_refused_before_training(extra, flag, data_dir, tmp_path):
+    # Regression: --clipnorm inf trained to NaN and failed only when the preset was
+    # saved (metadata: "Out of range float values are not JSON compliant").
+    output = tmp_path / "out"
+    status, _, err = run_cli(["train", *adding_flags(data_dir), "--output", str(output), *extra])
+    assert status == 2, err[-2000:]
+    line = _error_line(err)
+    assert f"argument {flag}:" in line and "finite" in line
+    assert not training.work_dir_for(output).exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(clipnorm=float("inf")), "clipnorm"),
+        (dict(learning_rate=float("nan")), "learning_rate"),
+        (dict(weight_decay=float("inf")), "weight_decay"),
+        (dict(dropout=float("nan")), "dropout"),
+        (dict(recurrent_dropout=float("inf")), "recurrent_dropout"),
+        (dict(output_dropout=float("-inf")), "output_dropout"),
+        (dict(units=float("inf")), "units"),
+    ],
+)
+def test_train_refuses_non_finite_arguments_before_any_work(kwargs, name, adding_task, tmp_path, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the arguments were checked")
+
+    monkeypatch.setattr(training.trainer.datasets, "split_sizes", no_data)
+    with pytest.raises(ValueError, match=f"Argument `{name}` must be"):
+        training.train(adding_task, output=tmp_path / "out", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("not a directory\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "flags, flag, words",
+    [
+        (lambda f, t: ["--data-dir", str(f)], "--data-dir", "is a file, not a directory"),
+        (lambda f, t: ["--data-dir", str(f / "sub")], "--data-dir", "is a file, not a directory"),
+        (lambda f, t: ["--output", str(f / "sub")], "--output", "is a file, not a directory"),
+        (lambda f, t: ["--output", str(f), "--overwrite"], "--output", "is a file, not a directory"),
+        (lambda f, t: ["--output", str(t / "o"), "--work-dir", str(f / "w")], "--work-dir", "is a file, not a directory"),
+        (lambda f, t: ["--output", str(t / "o"), "--work-dir", str(f)], "--work-dir", "is a file, not a directory"),
+    ],
+)
+def test_unusable_directories_exit_2_before_training(flags, flag, words, a_file, tmp_path, data_dir):
+    # Regression: NotADirectoryError tracebacks; --output FILE --overwrite trained the
+    # whole run before save_preset refused the file.
+    argv = ["train", "--task", "adding", "--task-option", "timesteps=8", "--task-option", "train_size=16",
+            "--task-option", "validation_size=8", "--task-option", "test_size=8", "--epochs", "1",
+            "--verbose", "0", "--units", "4", *flags(a_file, tmp_path)]  # fmt: skip
+    if "--data-dir" not in argv:
+        argv += ["--data-dir", str(data_dir)]
+    if "--output" not in argv:
+        argv += ["--output", str(tmp_path / "out")]
+    status, _, err = run_cli(argv)
+    assert status == 2, err[-3000:]
+    line = _error_line(err)
+    assert f"argument {flag}:" in line and words in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing trained, nothing written
+    assert a_file.read_text() == "not a directory\n"
+
+
+def test_an_unwritable_data_dir_exits_2_naming_it(tmp_path, data_dir, monkeypatch):
+    # Root ignores permissions, so: a directory under /sys (EPERM even for root), and
+    # EROFS raised where the data is prepared.
+    probe = pathlib.Path("/sys/rnnx-probe")
+    argv = ["train", "--task", "adding", "--task-option", "timesteps=8", "--task-option", "train_size=16",
+            "--task-option", "validation_size=8", "--task-option", "test_size=8", "--epochs", "1",
+            "--output", str(tmp_path / "out")]  # fmt: skip
+    if _cannot_mkdir(probe):
+        status, _, err = run_cli([*argv, "--data-dir", str(probe)])
+        assert status == 2, err[-3000:]
+        line = _error_line(err)
+        assert "argument --data-dir:" in line and str(probe) in line
+    import errno
+
+    from keras_rnnx import datasets
+
+    def read_only(task, data_dir=None):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / "ro" / "rnnx_synthetic"))
+
+    monkeypatch.setattr(datasets, "get_builder", read_only)
+    status, _, err = run_cli([*argv, "--data-dir", str(tmp_path / "ro")])
+    assert status == 2, err[-3000:]
+    line = _error_line(err)
+    assert "argument --data-dir:" in line and "Read-only file system" in line and "writable" in line
+    assert not (tmp_path / "out").exists()
+
+
+def _cannot_mkdir(path):
+    try:
+        path.mkdir()
+    except OSError:
+        return True
+    path.rmdir()
+    return False
+
+
+@pytest.mark.parametrize("where", ["output", "work_dir", "data_dir"])
+def test_train_checks_its_directories_before_any_work(where, a_file, adding_task, tmp_path, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the directories were checked")
+
+    monkeypatch.setattr(training.trainer.datasets, "split_sizes", no_data)
+    kwargs = {"output": tmp_path / "out", where: a_file / "sub"}
+    with pytest.raises(ValueError, match=f"`{where}`: {a_file} is a file, not a directory"):
+        training.train(adding_task, **kwargs)
+    with pytest.raises(ValueError, match=f"`output`: {a_file} is a file, not a directory"):
+        training.train(adding_task, output=a_file, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

@@ -171,3 +171,12 @@ def test_optimizers_and_their_checks():
     for bad in (True, None, "0.1"):
         with pytest.raises(ValueError, match=r"`learning_rate` must be a finite float > 0. Received: learning_rate="):
             training.make_optimizer("adam", bad)
+
+
+def test_boolean_cell_options_are_those_with_a_bool_default():
+    assert "reset_after" in training.boolean_cell_options("gru")
+    assert {"peephole", "coupled", "use_bias"} <= set(training.boolean_cell_options("lstm"))
+    for cell in training.CELLS:
+        booleans = training.boolean_cell_options(cell)
+        assert set(booleans) <= set(training.cell_options(cell))
+        assert not {"units", "activation", "forget_bias", "dropout"} & set(booleans)
