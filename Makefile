@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-quick test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ test: $(VENV)/.installed-test
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not slow" $(PYTEST_ARGS) tests
 	KERAS_BACKEND=jax JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
 	    $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not tf_only and not one_backend and not slow" $(PYTEST_ARGS) tests/layers
+
+# Day-to-day: the NumPy references, the architecture rule, the engine and the
+# docstring examples, on TensorFlow (a few minutes; the full suite before a commit).
+QUICK_TESTS := tests/test_architecture.py tests/test_docstrings.py \
+    tests/layers/test_reference_numpy.py tests/layers/test_engine.py
+test-quick: $(VENV)/.installed-test
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=5 -m "not slow" $(PYTEST_ARGS) $(QUICK_TESTS)
 
 test-slow: $(VENV)/.installed-test
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m slow $(PYTEST_ARGS) tests
