@@ -14,7 +14,10 @@ Commands:
 ``rnnx --help`` and ``rnnx COMMAND --help`` list the options;
 ``docs/training.md`` describes train, eval and sample. Exit status: 0 on
 success, 2 for a bad command line (argparse's message names the option), 1
-for a file or data problem found while running (the message names the path).
+for a file or data problem found while running (the message names the path),
+3 when training stopped because the loss became NaN or infinite
+(`keras_rnnx.training.NonFiniteLoss`: the message says which epoch and what
+was kept).
 """
 
 import argparse
@@ -1023,6 +1026,9 @@ def main(argv=None):
         _quiet_data_logs()
     try:
         return args.handler(args)
+    except training.NonFiniteLoss as err:
+        print(f"rnnx {args.command}: error: {err}", file=sys.stderr)
+        return 3
     except (zoo.PresetError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"rnnx {args.command}: error: {err}", file=sys.stderr)
         return 1

@@ -34,6 +34,7 @@ from keras_rnnx.training.sampling import sample_text
 from keras_rnnx.training.sampling import stateful_stepper
 from keras_rnnx.training.sampling import write_midi
 from keras_rnnx.training.trainer import LEGACY_DEFAULTS
+from keras_rnnx.training.trainer import NonFiniteLoss
 from keras_rnnx.training.trainer import TrainResult
 from keras_rnnx.training.trainer import read_history
 from keras_rnnx.training.trainer import recorded_setting

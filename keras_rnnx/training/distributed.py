@@ -289,13 +289,19 @@ def fit_custom(
     dist_train = distribute(strategy, train_data)
     dist_validation = distribute(strategy, validation_data) if validation_data is not None else None
 
-    def run_epoch(step, data):
+    def run_epoch(step, data, batch_callbacks=()):
+        # The training pass tells the callbacks each batch's running mean loss,
+        # as Keras' fit does (trainer.StopOnNonFiniteLoss stops on a NaN there).
         total, count = 0.0, 0
-        for batch in data:
+        for index, batch in enumerate(data):
+            for callback in batch_callbacks:
+                callback.on_train_batch_begin(index)
             loss, size = step(batch)
             size = int(size)
             total += float(loss) * size
             count += size
+            for callback in batch_callbacks:
+                callback.on_train_batch_end(index, {"loss": total / max(count, 1)})
         return total / max(count, 1)
 
     writers = {}
@@ -315,7 +321,7 @@ def fit_custom(
         for callback in callbacks:
             callback.on_epoch_begin(epoch)
         start = time.perf_counter()
-        logs = {"loss": run_epoch(train_step, dist_train)}
+        logs = {"loss": run_epoch(train_step, dist_train, callbacks)}
         if dist_validation is not None:
             logs["val_loss"] = run_epoch(test_step, dist_validation)
         seconds = time.perf_counter() - start

@@ -57,7 +57,7 @@ LOGS_DIR = "logs"
 LOSS_CURVES_FILE = "loss_curves.png"
 VOCABULARY_FILE = "vocabulary.json"
 # run.json keys that may change between a run and its resumption.
-_MAY_CHANGE_ON_RESUME = frozenset({"epochs", "patience"})
+_MAY_CHANGE_ON_RESUME = frozenset({"epochs", "patience", "stopped"})  # "stopped": NonFiniteLoss's record
 LEGACY_DEFAULTS = {
     "lr_schedule": "constant", "dtype_policy": "float32", "output_dropout": 0.0, "weight_decay": None,
 }  # fmt: skip
@@ -336,6 +336,81 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.best = best
             self.best_epoch = best_epoch
             self.wait = self._history[-1]["epoch"] - best_epoch
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Training stopped because the loss became NaN or infinite.
+
+    Raised by `train` at the end of the batch whose loss was first NaN or
+    infinite (the test of `keras.callbacks.TerminateOnNaN`), before any
+    callback ends the epoch: the working directory keeps the last completed
+    epoch (backup, best weights, history) and no preset is written.
+    ``rnnx train`` prints the message and exits with status 3.
+
+    Attributes:
+        epoch: the 0-based epoch that was stopped (the epochs before it completed).
+        batch: the 0-based batch of that epoch whose loss was not finite.
+        loss: that loss (the epoch's running mean, as Keras logs it).
+    """
+
+    def __init__(self, message, *, epoch, batch, loss):
+        super().__init__(message)
+        self.epoch, self.batch, self.loss = epoch, batch, loss
+
+
+class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):
+    """`keras.callbacks.TerminateOnNaN` that raises `NonFiniteLoss` at once.
+
+    Keras' graceful stop (``model.stop_training``) still ends the epoch, so
+    `BackupAndRestore`, `EpochLog` and the TensorBoard log would record the
+    NaN weights as a completed epoch; its ``raise_error=True`` raises a bare
+    RuntimeError. This one raises with the epoch and batch, first among the
+    callbacks, before any of them runs for the bad batch.
+    """
+
+    def __init__(self):
+        super().__init__(raise_error=True)
+        self.epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise NonFiniteLoss(
+                f"the loss became {float(loss)}", epoch=self.epoch, batch=int(batch), loss=float(loss)
+            )
+
+
+def _record_stop(work, error):
+    """Add what stopped the run to ``run.json`` (kept for the next resumption)."""
+    path = work / RUN_FILE
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError):
+        run = {}
+    run["stopped"] = {
+        "reason": "non-finite loss", "epoch": error.epoch, "batch": error.batch, "loss": str(error.loss),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(run, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _stopped_message(error, *, epochs, output, work, chief):
+    kept = (
+        f"The last completed epoch ({error.epoch}) is kept in {work} (backup/, {BEST_WEIGHTS_FILE}, "
+        f"{HISTORY_FILE})" if error.epoch else "No epoch had completed"
+    )
+    return (
+        f"Training stopped in epoch {error.epoch + 1} of {epochs} (batch {error.batch + 1}): "
+        f"{error.args[0]}. {kept}; {output} was not written"
+        + (" (an existing preset there is unchanged)" if chief else "")
+        + ". Lower the learning rate (rnnx train --lr) or clip the gradients (--clipnorm), "
+        "then rerun (with --no-resume once a setting changes)."
+    )
 
 
 # -- the working directory ------------------------------------------------------
@@ -653,6 +728,7 @@ def train(
     monitor = "val_loss" if validation_data is not None else "loss"
     best_value, _ = _best(history, monitor)
     fit_callbacks = [
+        StopOnNonFiniteLoss(),  # first: raises before any other callback sees the bad batch
         keras.callbacks.BackupAndRestore(
             str(work / BACKUP_DIR), double_checkpoint=True, delete_checkpoint=False
         ),
@@ -665,24 +741,30 @@ def train(
     fit_callbacks.extend(callbacks)
 
     start = time.perf_counter()
-    if custom_loop and epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
-        distributed.fit_custom(
-            model, strategy, train_data, validation_data, epochs=epochs,
-            initial_epoch=epochs_done, backup_dir=work / BACKUP_DIR,
-            restore_dir=chief_work / BACKUP_DIR, logs_dir=work / LOGS_DIR, chief=chief,
-            callbacks=[c for c in fit_callbacks if not isinstance(
-                c, (keras.callbacks.BackupAndRestore, keras.callbacks.TensorBoard))],
-            verbose=verbose,
-        )  # fmt: skip
-    elif epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
-        model.fit(
-            train_data,
-            validation_data=validation_data,
-            epochs=epochs,
-            callbacks=fit_callbacks,
-            verbose=verbose,
-            shuffle=False,  # the training split is shuffled by its pipeline
-        )
+    try:
+        if custom_loop and epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
+            distributed.fit_custom(
+                model, strategy, train_data, validation_data, epochs=epochs,
+                initial_epoch=epochs_done, backup_dir=work / BACKUP_DIR,
+                restore_dir=chief_work / BACKUP_DIR, logs_dir=work / LOGS_DIR, chief=chief,
+                callbacks=[c for c in fit_callbacks if not isinstance(
+                    c, (keras.callbacks.BackupAndRestore, keras.callbacks.TensorBoard))],
+                verbose=verbose,
+            )  # fmt: skip
+        elif epochs_done < epochs and not _early_stop_reached(history, monitor, patience):
+            model.fit(
+                train_data,
+                validation_data=validation_data,
+                epochs=epochs,
+                callbacks=fit_callbacks,
+                verbose=verbose,
+                shuffle=False,  # the training split is shuffled by its pipeline
+            )
+    except NonFiniteLoss as error:
+        if chief:
+            _record_stop(chief_work, error)
+        message = _stopped_message(error, epochs=epochs, output=output, work=chief_work, chief=chief)
+        raise NonFiniteLoss(message, epoch=error.epoch, batch=error.batch, loss=error.loss) from None
     wall = time.perf_counter() - start
     history = read_history(work / HISTORY_FILE)
     if not history:

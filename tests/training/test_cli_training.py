@@ -432,3 +432,20 @@ def test_train_checks_its_directories_before_any_work(where, a_file, adding_task
     with pytest.raises(ValueError, match=f"`output`: {a_file} is a file, not a directory"):
         training.train(adding_task, output=a_file, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_rnnx_train_stops_when_the_loss_becomes_nan(adding_preset, data_dir, tmp_path):
+    import shutil
+
+    output = tmp_path / "kept"
+    shutil.copytree(adding_preset[0], output)
+    before = {p.name: p.read_bytes() for p in output.iterdir()}
+    argv = ["train", *adding_flags(data_dir), "--cell", "gru", "--units", "4", "--optimizer", "sgd",
+            "--lr", "1e30", "--epochs", "3", "--verbose", "0", "--output", str(output), "--overwrite"]  # fmt: skip
+    status, out, err = run_cli(argv)
+    assert status == 3, err[-3000:]
+    line = _error_line(err)
+    assert "stopped in epoch 1 of 3" in line and "the loss became" in line and "was not written" in line
+    assert {p.name: p.read_bytes() for p in output.iterdir()} == before
+    run = json.loads((training.work_dir_for(output) / "run.json").read_text())
+    assert run["stopped"]["epoch"] == 0 and run["stopped"]["reason"] == "non-finite loss"

@@ -162,6 +162,41 @@ def test_checkpoint_then_resume_on_one_worker(tmp_path, data_dir):
 
 
 
+def test_the_custom_loop_stops_on_a_nan_loss_before_checkpointing_the_epoch(tmp_path, data_dir):
+    """The custom loop tells the callbacks every batch's loss, so a NaN stops it
+    inside the epoch, before that epoch's checkpoint is written."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("needs the TensorFlow backend")
+    import tensorflow as tf
+
+    from keras_rnnx.training import models
+    from keras_rnnx.training import trainer
+
+    task = datasets.get_task("adding", data_dir=data_dir, **ADDING)
+    strategy = tf.distribute.MirroredStrategy()
+    train_data = datasets.load_split(task, "train", batch_size=16, shuffle_seed=0)
+    with strategy.scope():
+        model = models.build_model(task, "gru", 4)
+        models.compile_model(model, task, learning_rate=0.01)
+
+    class Poison(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == 1 and batch == 2:
+                model.get_layer("head").bias.assign(np.full((1,), np.nan, "float32"))
+
+    backup = tmp_path / "backup"
+    with pytest.raises(trainer.NonFiniteLoss) as info:
+        distributed.fit_custom(model, strategy, train_data, epochs=3, backup_dir=backup, verbose=0,
+                               callbacks=[trainer.StopOnNonFiniteLoss(), Poison()])  # fmt: skip
+    assert (info.value.epoch, info.value.batch) == (1, 2)
+    assert distributed.backup_epoch(backup) == 1
+
+
 def test_multiworker_without_tf_config_errors_clearly(tmp_path, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     argv = ["train", "--strategy", "multiworker", "--task", "adding", "--output", str(tmp_path / "p")]

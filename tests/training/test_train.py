@@ -337,3 +337,52 @@ def test_weight_decay_is_checked_and_needs_a_built_model(adding_task):
     with pytest.raises(ValueError, match="`weight_decay` needs a built model"):
         training.compile_model(unbuilt, adding_task, weight_decay=0.1)
     training.compile_model(unbuilt, adding_task)  # no decay: nothing to tell apart
+
+
+class _PoisonAt(keras.callbacks.Callback):
+    """Makes the loss NaN from batch 1 of ``epoch`` on (a NaN in the head's bias)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._epoch == self.epoch and batch == 1:
+            bias = self.model.get_layer("head").bias
+            bias.assign(np.full(bias.shape, np.nan, "float32"))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+def test_a_nan_loss_stops_the_run_at_once_and_keeps_the_last_good_epoch(adding_task, tmp_path):
+    # Regression: a run whose loss became NaN trained on to the end (and failed only
+    # when the NaN metrics met the JSON of the metadata).
+    output = tmp_path / "adding"
+    kwargs = dict(cell="gru", units=4, batch_size=16, learning_rate=0.01, verbose=0)
+    previous = training.train(adding_task, output=output, epochs=1, **kwargs)
+    preset_files = {p.name: p.read_bytes() for p in output.iterdir()}
+    work = trainer.work_dir_for(output)
+    with pytest.raises(training.NonFiniteLoss, match=r"stopped in epoch 2 of 3 \(batch 2\): the loss became nan") as info:
+        training.train(adding_task, output=output, epochs=3, overwrite=True, resume=False,
+                       callbacks=[_PoisonAt(1)], **kwargs)  # fmt: skip
+    error = info.value
+    assert (error.epoch, error.batch) == (1, 1) and math.isnan(error.loss)
+    assert f"The last completed epoch (1) is kept in {work}" in str(error)
+    assert f"{output} was not written" in str(error) and "--lr" in str(error)
+    # The previous preset is intact; the working directory holds epoch 1 and only it.
+    assert {p.name: p.read_bytes() for p in output.iterdir()} == preset_files
+    assert [r["epoch"] for r in trainer.read_history(work / trainer.HISTORY_FILE)] == [0]
+    assert trainer._backup_epoch(work / trainer.BACKUP_DIR) == 1
+    restored = training.build_model(adding_task, "gru", units=4)
+    restored.load_weights(str(work / trainer.BACKUP_DIR / "latest.weights.h5"))
+    assert all(np.isfinite(w).all() for w in restored.get_weights())
+    restored.load_weights(str(work / trainer.BEST_WEIGHTS_FILE))
+    assert all(np.isfinite(w).all() for w in restored.get_weights())
+    run = json.loads((work / trainer.RUN_FILE).read_text())
+    assert run["stopped"]["reason"] == "non-finite loss"
+    assert (run["stopped"]["epoch"], run["stopped"]["batch"], run["stopped"]["loss"]) == (1, 1, "nan")
+    # The same command resumes from the last good epoch (the stop record is no setting).
+    result = training.train(adding_task, output=output, epochs=3, overwrite=True, **kwargs)
+    assert result.metadata["training"]["resumed_from_epoch"] == 1
+    assert [r["epoch"] for r in result.history] == [0, 1, 2]
