@@ -22,6 +22,7 @@ LEVELS = {
     "zoo": 2,
     "training": 3,
     "tuner": 3,
+    "export": 3,
     "cli": 4,
     "demo": 4,
 }
