@@ -64,6 +64,34 @@ _EXPECTED = (
 )
 
 
+def verify_jsb_file(path):
+    """The JSB Chorales file at ``path`` (or in the directory ``path``), checked:
+    it exists, is readable and has the sha256 of `JSB_FILENAME`.
+
+    The builder makes its data only from a file with `JSB_SHA256` and TFDS
+    reads prepared data without looking at the source again, so a file given
+    beside prepared data must hold exactly those bytes: otherwise the data
+    read would not be the file recorded (a run's ``path`` would lie).
+
+    Returns:
+        The file's path, as a str.
+
+    Raises:
+        FileNotFoundError: no file there.
+        ValueError: a directory without the file, an unreadable file, or
+            another sha256 (the message names the file, both digests and the fix).
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, JSB_FILENAME)
+    path = _files.check_readable_file(path, _EXPECTED)
+    _files.verify_sha256(
+        path, JSB_SHA256,
+        f"the JSB Chorales file {JSB_FILENAME}, which all prepared JSB data is built from",
+    )  # fmt: skip
+    return path
+
+
 def read_jsb_json(path):
     """Read and check a JSB Chorales JSON file (no checksum: see the builder).
 
@@ -220,6 +248,18 @@ class JsbChorales(tfds.core.GeneratorBasedBuilder):
     def __init__(self, *, path=None, **kwargs):
         self._local_path = None if path is None else os.fspath(path)
         super().__init__(**kwargs)
+
+    def download_and_prepare(self, *, download_config=None, **kwargs):
+        """As TFDS', but a given file (``path=``, or the manual_dir's) is
+        checked against `JSB_SHA256` even when the data is already prepared,
+        which TFDS would read without looking at the file (`verify_jsb_file`)."""
+        if self._local_path is not None:
+            verify_jsb_file(self._local_path)
+        else:
+            manual = getattr(download_config, "manual_dir", None)
+            if manual and os.path.exists(os.path.join(os.fspath(manual), JSB_FILENAME)):
+                verify_jsb_file(os.path.join(os.fspath(manual), JSB_FILENAME))
+        return super().download_and_prepare(download_config=download_config, **kwargs)
 
     @tfds.core.utils.classproperty
     @classmethod

@@ -226,6 +226,8 @@ def _jsb_task(data_dir, options):
                 f"Option `path`: {path!r} is a directory without {jsb.JSB_FILENAME}; "
                 f"expected the JSB Chorales JSON file or a directory holding it."
             )
+    if path is not None:  # now: prepared data would be read without a look at it
+        jsb.verify_jsb_file(path)
     resolved = {
         "path": path,
         "manual_dir": _optional_path(options, "manual_dir"),

@@ -252,3 +252,28 @@ def test_transpose_draws_repeat_with_the_seed(data_dir, jsb_file):
 def test_bad_transpose_is_named(data_dir, jsb_file, value):
     with pytest.raises(ValueError, match=r"Option `transpose` must be an int from 0 \(off\) to 12 semitones"):
         datasets.get_task("jsb_chorales", data_dir=data_dir, path=jsb_file, transpose=value)
+
+
+def test_a_path_whose_file_differs_from_the_prepared_data_is_refused(data_dir, jsb_builder, jsb_file, tmp_path):
+    # Regression: once the TFDS data was prepared, `path` was never read again: a
+    # run recorded path=/some/file while training on the cache built from another.
+    other = tmp_path / "other"
+    other.mkdir()
+    changed = other / jsb.JSB_FILENAME
+    changed.write_bytes(open(jsb_file, "rb").read().replace(b"72", b"73", 1))  # valid JSON, one note off
+    expected = f"{changed}.*sha256 of the JSB Chorales file.*got .*expected {jsb.JSB_SHA256}"
+    with pytest.raises(ValueError, match=expected):
+        task = datasets.get_task("jsb_chorales", data_dir=data_dir, path=changed)
+        datasets.split_sizes(task)  # the prepared data, read without a look at `path`
+    with pytest.raises(ValueError, match=expected):
+        datasets.get_task("jsb_chorales", data_dir=data_dir, path=other)  # a directory holding it
+    with pytest.raises(ValueError, match=expected):
+        datasets.JsbChorales(data_dir=data_dir, path=changed).download_and_prepare()
+    with pytest.raises(ValueError, match=expected):
+        datasets.JsbChorales(data_dir=data_dir).download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=str(other)))
+    # The same bytes anywhere are the data read: accepted, and recorded as given.
+    same = tmp_path / "copy.json"
+    shutil.copy(jsb_file, same)
+    task = datasets.get_task("jsb_chorales", data_dir=data_dir, path=same)
+    assert task.options["path"] == str(same) and datasets.split_sizes(task) == jsb.JSB_SPLIT_SIZES
