@@ -15,3 +15,4 @@ See ``docs/deployment.md``.
 from keras_rnnx.export._common import ExportResult
 from keras_rnnx.export.fusion import fusion_blockers
 from keras_rnnx.export.onnx_export import to_onnx
+from keras_rnnx.export.tflite_export import to_tflite

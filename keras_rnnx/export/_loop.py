@@ -141,9 +141,29 @@ def _broadcast(mask_t, value):
     return tf.broadcast_to(mask_t, tf.shape(value))
 
 
+def export_switch(index, branches, *operands):
+    """`keras.ops.switch` as nested ``tf.cond`` (TFLite ``IF``, ONNX ``If``).
+
+    TensorFlow's ``tf.switch_case`` (``Case``) has no TFLite builtin: the
+    converter fails on it (the masked Clockwork step uses `keras.ops.switch`).
+    """
+    index = tf.clip_by_value(tf.cast(index, tf.int32), 0, len(branches) - 1)
+
+    def pick(k):
+        if k == len(branches) - 1:
+            return branches[k](*operands)
+        return tf.cond(
+            tf.equal(index, k), lambda: branches[k](*operands), lambda: pick(k + 1)
+        )
+
+    return pick(0)
+
+
 @contextlib.contextmanager
 def export_loops(model=None):
     """While active, every keras-rnnx and Keras RNN loop is `export_rnn`.
+
+    `keras.ops.switch` is `export_switch` meanwhile.
 
     Also turns ``use_cudnn`` off on the layers of ``model`` that have it, so
     that a trace on a GPU machine does not pick the cuDNN kernel (which has no
@@ -155,8 +175,10 @@ def export_loops(model=None):
 
     saved = [(engine, "backend_rnn", engine.backend_rnn)]
     saved.append((keras_backend, "rnn", keras_backend.rnn))
+    saved.append((keras_backend.core, "switch", keras_backend.core.switch))
     engine.backend_rnn = export_rnn
     keras_backend.rnn = export_rnn
+    keras_backend.core.switch = export_switch
     cudnn_saved = []
     if model is not None:
         for layer in _all_layers(model):
