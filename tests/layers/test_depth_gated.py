@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from keras import ops
 
-import keras_rnnx
 from keras_rnnx.layers.depth_gated import DepthGatedLSTM
 from keras_rnnx.layers.depth_gated import DepthGatedLSTMCell
 from keras_rnnx.layers.lstm import PeepholeLSTM

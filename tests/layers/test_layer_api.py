@@ -5,7 +5,6 @@ import os
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 import keras_rnnx
 from keras_rnnx import layers

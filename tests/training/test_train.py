@@ -360,7 +360,7 @@ def test_a_nan_loss_stops_the_run_at_once_and_keeps_the_last_good_epoch(adding_t
     # when the NaN metrics met the JSON of the metadata).
     output = tmp_path / "adding"
     kwargs = dict(cell="gru", units=4, batch_size=16, learning_rate=0.01, verbose=0)
-    previous = training.train(adding_task, output=output, epochs=1, **kwargs)
+    training.train(adding_task, output=output, epochs=1, **kwargs)
     preset_files = {p.name: p.read_bytes() for p in output.iterdir()}
     work = trainer.work_dir_for(output)
     with pytest.raises(training.NonFiniteLoss, match=r"stopped in epoch 2 of 3 \(batch 2\): the loss became nan") as info:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2
 import huggingface_hub
 import pytest
-from huggingface_hub import HfApi, constants, errors, hf_hub_download, snapshot_download
+from huggingface_hub import HfApi, errors, hf_hub_download, snapshot_download
 
 from tests.zoo.loopback_hub import OVERSIZE_BYTES, LoopbackHub, git_blob_sha1
 
