@@ -46,6 +46,7 @@ demo: $(VENV)/.installed-run
 # times (a case's loop in its harness, save/load and masking tests).
 JAX_CACHE := build/jax-cache
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not slow" $(PYTEST_ARGS) tests
 	KERAS_BACKEND=jax JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
 	    $(BIN)/python -m pytest -n 2 -q --durations=15 -m "not tf_only and not one_backend and not slow" $(PYTEST_ARGS) tests/layers
