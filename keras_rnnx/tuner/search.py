@@ -23,6 +23,21 @@ Resume: running the same search again (``overwrite=False``) reloads
 keras-tuner's oracle, so completed trials are not repeated; the trial that
 was running when the process died runs again.
 
+Reproducibility: each trial seeds Keras (initial weights, dropout) with
+`trial_seed` (the search's ``seed`` and the trial's id) before its model is
+built, in the tuner process or in its trial process, and the oracle draws
+with ``seed``: the same search run twice gives the same trials, trial by
+trial, on the same machine and backend.
+
+Trial processes (``trial_processes``) die with the search: on Linux the
+kernel kills them when the tuner process ends (``prctl(PR_SET_PDEATHSIG)``),
+elsewhere on POSIX a thread in the trial process exits it once its parent is
+gone (polled every second), and on Windows nothing is done. A trial process
+holds ``trial.lock`` (its pid, host and start time) in its trial directory;
+a search about to run a trial whose lock names a live process on this host
+(a stale trial of a search killed on a platform without that guarantee)
+waits up to ``STALE_TRIAL_WAIT_S`` for it to end, then refuses to race it.
+
 Memory: keras-tuner clears the Keras session before building each trial's
 model; the tuner here also collects garbage after each trial and records the
 process RSS, so growth over many trials shows in ``trials.csv``.
@@ -43,7 +58,12 @@ import json
 import math
 import os
 import pathlib
+import signal
+import socket
+import sys
+import threading
 import time
+import zlib
 
 import keras
 import keras_tuner
@@ -64,6 +84,9 @@ BEST_PRESET_DIR = "best_preset"
 TUNER_DIR = "tuner"
 RESOURCES_FILE = "resources.json"
 OBJECTIVE = "val_loss"
+TRIAL_LOCK_FILE = "trial.lock"
+STALE_TRIAL_WAIT_S = 30.0
+"""How long a search waits for a stale trial process (see the module docstring)."""
 
 
 class SearchError(ValueError):
@@ -153,9 +176,13 @@ class _TrialProcesses:
     """
 
     trial_processes = None  # dict: task, data_dir, batch_size, seed; None: in-process
+    search_seed = 0
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
+        trial_dir = pathlib.Path(self.get_trial_dir(trial.trial_id))
+        wait_for_stale_trial(trial_dir)
         if self.trial_processes is None:
+            keras.utils.set_random_seed(trial_seed(self.search_seed, trial.trial_id))
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         import multiprocessing
 
@@ -167,9 +194,10 @@ class _TrialProcesses:
             verbose=fit_kwargs.get("verbose", 0),
             checkpoint=self._get_checkpoint_fname(trial.trial_id),
             backend=keras.backend.backend(),
+            trial_id=trial.trial_id,
         )
         context = multiprocessing.get_context("spawn")
-        with context.Pool(1, maxtasksperchild=1) as pool:
+        with context.Pool(1, initializer=die_with_parent, initargs=(os.getpid(),), maxtasksperchild=1) as pool:
             history = pool.apply(_fit_trial_in_child, (payload,))
         return {name: _best(values, name) for name, values in history.items()}
 
@@ -178,11 +206,132 @@ def _best(values, name):
     return min(values) if "loss" in name else max(values)
 
 
+def trial_seed(seed, trial_id):
+    """The Keras seed of one trial: ``seed`` plus the trial's number (keras-tuner's
+    ids are numbers: "0", "1", ...), or plus a CRC32 of another id, mod 2**31."""
+    number = int(trial_id) if str(trial_id).isdigit() else zlib.crc32(str(trial_id).encode())
+    return (int(seed) + number) % 2**31
+
+
+def _process_start(pid):
+    """When process ``pid`` started (clock ticks since boot, Linux), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _lock_holder_alive(lock):
+    """Whether the process a trial lock names still runs (same host, same start)."""
+    if lock.get("host") != socket.gethostname() or not isinstance(lock.get("pid"), int):
+        return False  # another machine's process cannot be checked from here
+    try:
+        os.kill(lock["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, another user's
+    start = _process_start(lock["pid"])
+    if start is not None and lock.get("start") is not None and start != lock["start"]:
+        return False  # the pid was reused
+    if start is not None:
+        try:
+            with open(f"/proc/{lock['pid']}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return False  # exited, not yet reaped
+        except OSError:
+            return False
+    return True
+
+
+def write_trial_lock(trial_dir, pid=None):
+    """Write ``trial_dir/trial.lock`` naming process ``pid`` (default: this one)."""
+    pid = os.getpid() if pid is None else pid
+    path = pathlib.Path(trial_dir) / TRIAL_LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "start": _process_start(pid)}))
+    os.replace(tmp, path)
+    return path
+
+
+def wait_for_stale_trial(trial_dir, timeout=None):
+    """Return once no live process holds ``trial_dir``'s lock; wait ``timeout``
+    seconds at most (default `STALE_TRIAL_WAIT_S`), then raise `SearchError`
+    naming the process, so that a resumed search never runs a trial beside a
+    stale process of the same trial writing the same checkpoint."""
+    timeout = STALE_TRIAL_WAIT_S if timeout is None else timeout
+    path = pathlib.Path(trial_dir) / TRIAL_LOCK_FILE
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            lock = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None  # no lock, or one cut by a kill
+        if not isinstance(lock, dict) or not _lock_holder_alive(lock):
+            return None
+        if time.monotonic() >= deadline:
+            raise SearchError(
+                f"{trial_dir} is still run by process {lock['pid']} (a trial process of an "
+                f"earlier search that outlived it); waited {timeout:g} s. Stop it (kill "
+                f"{lock['pid']}) and run the search again."
+            )
+        time.sleep(0.2)
+
+
+def die_with_parent(parent_pid):
+    """Make this process (a trial process) end when ``parent_pid`` ends.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel's guarantee (it
+    fires when the thread that started this process ends: the tuner's main
+    thread, which waits for the trial). Other POSIX systems, or if prctl is
+    unavailable: a daemon thread polls ``os.getppid()`` every second and exits
+    the process once it was re-parented. Windows: nothing (the parent's pid
+    is not re-assigned there), documented. A parent that died before this
+    ran is caught by the first ``os.getppid()`` check.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.name != "posix":
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    if not armed:
+
+        def watch():
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def _fit_trial_in_child(payload):
     """Build, fit and checkpoint one trial's model (in a spawned process)."""
     os.environ["KERAS_BACKEND"] = payload["backend"]
     import keras as child_keras
 
+    lock = write_trial_lock(pathlib.Path(payload["checkpoint"]).parent)
+    try:
+        return _fit_trial(payload, child_keras)
+    finally:
+        try:
+            if json.loads(lock.read_text()).get("pid") == os.getpid():
+                lock.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def _fit_trial(payload, child_keras):
+    child_keras.utils.set_random_seed(trial_seed(payload["seed"], payload.get("trial_id", "0")))
     hp = keras_tuner.HyperParameters.from_config(payload["hyperparameters"])
     model = payload["hypermodel"].build(hp)
     task, data_dir, batch_size = payload["task"], payload["data_dir"], payload["batch_size"]
@@ -227,7 +376,7 @@ def _oracle(kind, max_trials, epochs, seed, lease_seconds):
     return oracle
 
 
-def _tuner(kind, hypermodel, oracle, directory, overwrite, trial_processes=None):
+def _tuner(kind, hypermodel, oracle, directory, overwrite, trial_processes=None, seed=0):
     # keras-tuner's own tuner class for the kind (Hyperband's sets each
     # trial's epochs and reloads the weights of the trial it continues),
     # built on our oracle (trial leases) instead of the one its
@@ -246,6 +395,7 @@ def _tuner(kind, hypermodel, oracle, directory, overwrite, trial_processes=None)
         overwrite=overwrite,
     )
     tuner.trial_processes = trial_processes
+    tuner.search_seed = seed
     return tuner
 
 
@@ -400,7 +550,7 @@ def search(
                 "tuners; Hyperband continues trials from earlier ones in the same process."
             )
         isolated = dict(task=task, data_dir=data_dir, batch_size=batch_size, seed=seed)
-    search_tuner = _tuner(tuner, model_space, oracle, directory, overwrite and role != "worker", isolated)
+    search_tuner = _tuner(tuner, model_space, oracle, directory, overwrite and role != "worker", isolated, seed)
     if resuming and verbose:
         done = sum(1 for t in oracle.trials.values() if t.status == "COMPLETED") if role != "worker" else 0
         print(f"Resuming the search in {directory}: {done} trial(s) already completed.")

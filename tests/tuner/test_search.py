@@ -8,6 +8,7 @@ every group they started when they end; they are marked ``slow`` (they take
 20-60 s each): ``make test-slow`` runs them, and CI runs it after ``make test``.
 """
 
+import copy
 import csv
 import json
 import os
@@ -705,3 +706,141 @@ def test_trial_processes_keep_the_tuner_memory_flat(tmp_path, data_dir):
 def test_trial_processes_refuse_hyperband(tmp_path, data_dir):
     with pytest.raises(search_lib.SearchError, match="`trial_processes`.*random and bayesian"):
         run_search(tmp_path / "s", data_dir, tuner="hyperband", trial_processes=True)
+
+
+# -- 10. seeds, trial processes that die with the search, stale trials ----------
+
+
+def _trial_payload(task, data_dir, checkpoint, seed=0, trial_id="1"):
+    from keras_rnnx.tuner import hypermodels
+
+    hp = keras_tuner.HyperParameters()
+    model_space = hypermodels.RNNHyperModel(task, cell_types=["gru"])
+    model_space.build(hp)  # declares the space
+    oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_loss", max_trials=1, seed=0)
+    oracle._set_project_dir(str(pathlib.Path(checkpoint).parent), "oracle")
+    oracle.update_space(hp)
+    trial = oracle.create_trial("t0")  # one draw of the space, as the tuner sends it
+    return dict(
+        task=task, data_dir=data_dir, batch_size=BATCH, seed=seed, hypermodel=model_space,
+        hyperparameters=trial.hyperparameters.get_config(), epochs=1, verbose=0, checkpoint=str(checkpoint),
+        backend="tensorflow", trial_id=trial_id,
+    )  # fmt: skip
+
+
+def test_a_trial_process_is_seeded_by_the_search_seed_and_the_trial(tmp_path, data_dir):
+    # Regression: the same rnnx search run twice gave trial 0 different val_loss for the
+    # same hyperparameters: the trial process built its model from an unseeded state.
+    import keras
+    import numpy as np
+
+    task = datasets.get_task("adding", data_dir=data_dir, **TINY)
+    (tmp_path / "a").mkdir()
+    payload = _trial_payload(task, data_dir, tmp_path / "a" / "checkpoint.weights.h5")
+    keras.utils.set_random_seed(11)
+    # Deep copies: from_config changes the config it reads (the child gets a pickled copy).
+    first = search_lib._fit_trial_in_child(copy.deepcopy(payload))
+    keras.utils.set_random_seed(12)  # another global state: the trial must not depend on it
+    np.random.rand(5)
+    again = search_lib._fit_trial_in_child(copy.deepcopy(payload))
+    assert first == again
+    other = search_lib._fit_trial_in_child(dict(copy.deepcopy(payload), trial_id="2"))
+    assert other != first  # trials draw different initial weights
+    assert search_lib.trial_seed(0, "1") != search_lib.trial_seed(0, "2") != search_lib.trial_seed(1, "2")
+    assert search_lib.trial_seed(3, "tuner0-xyz") == search_lib.trial_seed(3, "tuner0-xyz")
+
+
+def test_two_in_process_searches_give_identical_trials(tmp_path, data_dir):
+    first = run_search(tmp_path / "a", data_dir, max_trials=2, seed=5, export_preset=False)
+    second = run_search(tmp_path / "b", data_dir, max_trials=2, seed=5, export_preset=False)
+    pick = lambda rows: [(r["trial_id"], r["values"], r["score"]) for r in rows]  # noqa: E731
+    assert pick(first.trials) == pick(second.trials)
+
+
+@pytest.mark.slow
+def test_two_searches_with_trial_processes_give_identical_trials(tmp_path, data_dir):
+    first = run_search(tmp_path / "a", data_dir, max_trials=2, seed=5, trial_processes=True, export_preset=False)
+    second = run_search(tmp_path / "b", data_dir, max_trials=2, seed=5, trial_processes=True, export_preset=False)
+    pick = lambda rows: [(r["trial_id"], r["values"], r["score"]) for r in rows]  # noqa: E731
+    print(f"\ntrial val_loss, two runs: {[r['score'] for r in first.trials]} {[r['score'] for r in second.trials]}")
+    assert pick(first.trials) == pick(second.trials)
+
+
+def _children(pid):
+    """PIDs of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid):
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_trial_process_dies_with_its_killed_search(tmp_path, data_dir, launcher):
+    # Regression: kill -9 of rnnx search left its trial process running; it finished
+    # 20 s later and wrote trial_1/checkpoint.weights.h5 while the resumed search started.
+    directory = tmp_path / "search"
+    args = search_args(directory, data_dir, "--trial-processes", max_trials=1, epochs=20000)
+    search = launcher.start("search", args)
+
+    def running_trial():  # the spawned trial process, once it fits (its first checkpoint is written)
+        if not list((directory / search_lib.TUNER_DIR).glob("trial_*/checkpoint.weights.h5")):
+            return None
+        for pid in _children(search.pid):
+            try:
+                cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                return pid
+        return None
+
+    trial = wait_until(lambda: running_trial() or search.poll() is not None, 180,
+                       "a running trial process", launcher.describe)  # fmt: skip
+    try:
+        assert search.poll() is None, launcher.describe()
+        os.kill(search.pid, signal.SIGKILL)  # the search process only, not its group
+        search.wait(timeout=30)
+        wait_until(lambda: not _alive(trial), 10, f"trial process {trial} to die with its search", launcher.describe)
+    finally:
+        if trial and _alive(trial):  # an orphan outlives the group kill of `launcher`
+            os.kill(trial, signal.SIGKILL)
+
+
+def test_a_resumed_search_waits_for_a_stale_trial_process_then_refuses(tmp_path, monkeypatch):
+    trial_dir = tmp_path / "trial_1"
+    trial_dir.mkdir()
+    assert search_lib.wait_for_stale_trial(trial_dir, timeout=0.1) is None  # no lock: nothing to wait for
+    stale = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        search_lib.write_trial_lock(trial_dir, pid=stale.pid)
+        started = time.monotonic()
+        with pytest.raises(search_lib.SearchError, match=f"{trial_dir}.*still run by process {stale.pid}.*kill {stale.pid}"):
+            search_lib.wait_for_stale_trial(trial_dir, timeout=1.0)
+        assert time.monotonic() - started >= 1.0
+        threading.Timer(0.5, stale.kill).start()
+        search_lib.wait_for_stale_trial(trial_dir, timeout=20)  # returns once the stale process is gone
+        assert stale.poll() is not None
+    finally:
+        stale.kill()
+        stale.wait()
+    # A lock left by a dead process (or by a process whose PID was reused) is stale.
+    search_lib.write_trial_lock(trial_dir, pid=stale.pid)
+    assert search_lib.wait_for_stale_trial(trial_dir, timeout=0.1) is None
+    lock = json.loads((trial_dir / search_lib.TRIAL_LOCK_FILE).read_text())
+    lock.update(pid=os.getpid(), start="not this process's start")
+    (trial_dir / search_lib.TRIAL_LOCK_FILE).write_text(json.dumps(lock))
+    assert search_lib.wait_for_stale_trial(trial_dir, timeout=0.1) is None
