@@ -532,7 +532,7 @@ def _add_eval_parser(commands):
         help="a preset directory; its files are checked against a manifest.json beside it that lists it",
     )  # fmt: skip
     _add_eval_options(parser)
-    parser.set_defaults(handler=_eval)
+    parser.set_defaults(handler=lambda args: _eval(args, parser))
 
 
 def _add_eval_options(parser):
@@ -574,7 +574,14 @@ def _local_preset(text):
     return preset.path
 
 
-def _eval(args):
+def _check_data_dir(args, parser):
+    problem = None if args.data_dir is None else training.trainer.directory_problem(args.data_dir, writable=False)
+    if problem:
+        parser.error(f"argument --data-dir: {problem}; choose another directory.")
+
+
+def _eval(args, parser):
+    _check_data_dir(args, parser)
     return _evaluate_preset(_local_preset(args.preset), args)
 
 
@@ -679,6 +686,10 @@ def _sample(args, parser):
 
 def _sample_preset(directory, args, parser):
     suffix = pathlib.Path(args.output).suffix.lower() if args.output else None
+    if args.output:
+        problem = training.trainer.directory_problem(pathlib.Path(args.output).parent)
+        if problem:
+            parser.error(f"argument --output: {problem}; choose another file.")
     model, metadata = zoo.load_preset(directory)
     kind = (metadata.get("task") or {}).get("kind")
     if kind == "char_lm":
@@ -768,7 +779,7 @@ def _add_zoo_parser(commands):
     push.add_argument("target", metavar="hf://OWNER/REPO[@BRANCH]", help="the hub repository (and branch)")
     push.add_argument("--private", action="store_true", help="create the repository private")
     push.add_argument("--message", help="the commit message")
-    zoo_parser.set_defaults(handler=lambda args: _zoo(args, sample))
+    zoo_parser.set_defaults(handler=lambda args: _zoo(args, sample, evaluate))
 
 
 def _fetch(args, **kwargs):
@@ -778,7 +789,7 @@ def _fetch(args, **kwargs):
     )  # fmt: skip
 
 
-def _zoo(args, sample_parser):
+def _zoo(args, sample_parser, eval_parser=None):
     if args.zoo_command == "list":
         presets = zoo.list(zoo_dir=args.zoo_dir)
         if not presets:
@@ -818,6 +829,8 @@ def _zoo(args, sample_parser):
         ref = zoo.hf.push(preset.path, args.target, private=args.private, message=args.message)
         print(f"Pushed {preset.name} to {ref.uri} (load it with keras_rnnx.zoo.load({ref.uri!r})).")
         return 0
+    if args.zoo_command == "eval" and eval_parser is not None:
+        _check_data_dir(args, eval_parser)
     preset = _fetch(args)
     print(preset.describe(), file=sys.stderr)
     if args.zoo_command == "eval":
@@ -901,8 +914,10 @@ def _add_search_parser(commands):
 
 
 def _search(args, parser):
-    import os
-
+    for flag, path, writable in (("--directory", args.directory, args.worker is None), ("--data-dir", args.data_dir, False)):
+        problem = None if path is None else training.trainer.directory_problem(path, writable=writable)
+        if problem:
+            parser.error(f"argument {flag}: {problem}; choose another directory.")
     if (args.chief or args.worker) and args.oracle_address is None:
         parser.error("argument --oracle-address: required with --chief or --worker.")
     if args.oracle_address is not None and not (args.chief or args.worker):
@@ -914,10 +929,12 @@ def _search(args, parser):
         os.environ.update(KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=port,
                           KERASTUNER_TUNER_ID="chief" if args.chief else args.worker)
     task_options = _options(args.task_option, "--task-option", parser)
-    try:
+    task_options = _checked_booleans(
+        task_options, datasets.BOOLEAN_OPTIONS.get(args.task, ()), "--task-option", parser
+    )
+    with _reading_data(args, parser):
         task = datasets.get_task(args.task, data_dir=args.data_dir, **task_options)
-    except (TypeError, ValueError, FileNotFoundError) as err:
-        parser.error(f"argument --task/--task-option: {err}")
+        datasets.get_builder(task, args.data_dir)  # an unwritable --data-dir is named now
     from keras_rnnx.tuner import search
 
     result = search.search(

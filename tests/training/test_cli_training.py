@@ -449,3 +449,23 @@ def test_rnnx_train_stops_when_the_loss_becomes_nan(adding_preset, data_dir, tmp
     assert {p.name: p.read_bytes() for p in output.iterdir()} == before
     run = json.loads((training.work_dir_for(output) / "run.json").read_text())
     assert run["stopped"]["epoch"] == 0 and run["stopped"]["reason"] == "non-finite loss"
+
+
+def test_eval_names_a_file_where_a_directory_is_needed(adding_preset, a_file, tmp_path):
+    # Regression: a NotADirectoryError traceback.
+    status, _, err = run_cli(["eval", str(adding_preset[0]), "--data-dir", str(a_file / "sub")])
+    assert status == 2, err[-3000:]
+    line = _error_line(err, "eval")
+    assert "argument --data-dir:" in line and "is a file, not a directory" in line
+
+
+def test_sample_names_an_output_under_a_file(text_path, data_dir, a_file, tmp_path):
+    output = tmp_path / "char"
+    status, _, err = run_cli(["train", "--task", "text", "--task-option", f"path={text_path}", "--task-option",
+                              "timesteps=16", "--data-dir", str(data_dir), "--units", "4", "--epochs", "1",
+                              "--verbose", "0", "--output", str(output)])  # fmt: skip
+    assert status == 0, err[-3000:]
+    status, _, err = run_cli(["sample", str(output), "--length", "5", "--output", str(a_file / "s.txt")])
+    assert status == 2, err[-3000:]
+    line = _error_line(err, "sample")
+    assert "argument --output:" in line and f"{a_file} is a file, not a directory" in line

@@ -844,3 +844,25 @@ def test_a_resumed_search_waits_for_a_stale_trial_process_then_refuses(tmp_path,
     lock.update(pid=os.getpid(), start="not this process's start")
     (trial_dir / search_lib.TRIAL_LOCK_FILE).write_text(json.dumps(lock))
     assert search_lib.wait_for_stale_trial(trial_dir, timeout=0.1) is None
+
+
+@pytest.mark.parametrize(
+    "where, flag",
+    [("directory", "--directory"), ("directory_under", "--directory"), ("data_dir", "--data-dir"),
+     ("data_dir_under", "--data-dir")],
+)  # fmt: skip
+def test_a_file_where_search_needs_a_directory_exits_2_naming_the_flag(where, flag, tmp_path, data_dir, capsys):
+    # Regression: NotADirectoryError tracebacks, as for rnnx train.
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    path = a_file / "sub" if where.endswith("_under") else a_file
+    directory = path if where.startswith("directory") else tmp_path / "s"
+    argv = search_args(directory, data_dir if flag != "--data-dir" else path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("rnnx search: error:")]
+    assert len(lines) == 1 and f"argument {flag}:" in lines[0] and "is a file, not a directory" in lines[0], err
+    assert "Traceback" not in err and not (tmp_path / "s").exists()
+    assert not any(os.environ.get(name) for name in TUNER_ENV)
