@@ -17,6 +17,7 @@ the same result.
 
 import functools
 import inspect
+import math
 
 import keras
 from keras import constraints
@@ -30,20 +31,197 @@ from keras_rnnx.ops import run_loop
 from keras_rnnx.ops import split_kernel_blocks
 from keras_rnnx.ops import uniform_noise
 from keras_rnnx.ops.keras_internals import DropoutRNNCell
+from keras_rnnx.validation import check_bool
+from keras_rnnx.validation import check_int
+from keras_rnnx.validation import check_rate
 
 _LAYER_ONLY_CONFIG = ("name", "trainable", "dtype")
 
+# Upper bounds on the structural sizes of every layer, checked at
+# construction, before any weight exists, so that a configuration read from an
+# untrusted file (`keras.saving.load_model`, even with ``safe_mode=True``)
+# cannot make the process allocate without bound. Each is far above any real
+# use.
+MAX_UNITS = 2**20
+"""Largest ``units`` (and ``proj_units``): 1,048,576."""
+MAX_DEPTH = 1024
+"""Largest number of stacked blocks: Grid LSTM ``depth``, depth-gated
+``num_layers``, Clockwork modules (``num_modules``, ``len(periods)``)."""
+MAX_PARAMS = 2**31 - 1
+"""Largest number of parameters one layer may create: the largest count a
+4-byte signed int holds (2,147,483,647; 8 GiB of float32 weights; many of
+TensorFlow's GPU kernels index tensors with 32-bit ints). With
+``units`` alone bounded, an LSTM of ``units=2**20`` would still ask for
+``4 * 2**40`` recurrent weights; this bound is checked on the weight shapes
+the layer would create (`ParamOwner.planned_param_count`), at construction
+for every weight but the input kernel and again at build with the real
+input size."""
+MAX_SEED = 2**32 - 1
+"""Largest ``seed``: JAX stores seeds as uint32."""
 
-def _check_rate(name, value):
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"Argument `{name}` must be a float in [0, 1). Received: "
-            f"{name}={value!r}. Pass e.g. {name}=0.1, or 0.0 to disable it."
+
+def check_units(name, value, allow_none=False):
+    """A layer size: an int in [1, `MAX_UNITS`] (None too with ``allow_none``)."""
+    return check_int(
+        name, value, 1, MAX_UNITS, allow_none=allow_none,
+        fix=f"Pass e.g. {name}=64 (at most 2**20 = {MAX_UNITS:,}).",
+    )
+
+
+def check_seed(value):
+    """A random seed: None or an int in [0, `MAX_SEED`]."""
+    return check_int(
+        "seed", value, 0, MAX_SEED, allow_none=True,
+        fix="Pass e.g. seed=42, or None for a random seed.",
+    )
+
+
+_KERAS_OBJECTS = {
+    "activation": (keras.activations, "'tanh'"),
+    "initializer": (initializers, "'zeros'"),
+    "regularizer": (regularizers, "'l2'"),
+    "constraint": (constraints, "'non_neg'"),
+}
+
+
+def get_keras_objects(arguments):
+    """`get_keras_object` of each ``{name: value}``, the kind read from the name.
+
+    A name ending in ``activation``, ``initializer``, ``regularizer`` or
+    ``constraint`` is of that kind.
+    """
+    kinds = tuple(_KERAS_OBJECTS)
+    return {
+        name: get_keras_object(next(k for k in kinds if name.endswith(k)), name, value)
+        for name, value in arguments.items()
+    }
+
+
+def get_keras_object(kind, name, value):
+    """``keras.{kind}s.get(value)``, whose refusal names the argument.
+
+    Keras' own message ("Could not interpret initializer identifier: 7")
+    does not say which argument was wrong. An initializer may not be None
+    (the layers call it); None is the identity activation and "none" for a
+    regularizer or a constraint, as in Keras.
+    """
+    module, example = _KERAS_OBJECTS[kind]
+    error = None
+    if value is None and kind == "initializer":
+        error = "None is not an initializer"
+    else:
+        try:
+            return module.get(value)
+        except (TypeError, ValueError) as exc:
+            error = str(exc)
+    raise ValueError(
+        f"Argument `{name}` must be a Keras {kind}: a name such as {example}, "
+        f"a config dict or an instance. Received: {name}={value!r} ({error})."
+    )
+
+
+class ParamOwner:
+    """Weights named in `get_params`, and a size check before any is created.
+
+    Mixed into `RecurrentCell` and `keras_rnnx.layers.GridLSTM1D` (a
+    `keras.layers.Layer`). ``build_weights(input_dim)`` creates every weight
+    through `add_param`; `planned_param_count` runs it without creating
+    anything, to refuse (`check_param_count`) a configuration whose weights
+    would exceed `MAX_PARAMS`. ``size_arguments`` names the constructor
+    arguments the message suggests reducing.
+    """
+
+    size_arguments = ("units",)
+    _planned_shapes = None
+
+    def add_param(
+        self, name, shape, initializer, regularizer=None, constraint=None, argument=None
+    ):
+        """`add_weight` that also records ``name`` as a key of `get_params`.
+
+        ``argument`` names the constructor argument ``initializer`` comes
+        from, for the message when it cannot initialise ``shape`` (e.g.
+        ``bias_initializer="orthogonal"``: a bias is not a matrix).
+        """
+        if self._planned_shapes is not None:
+            self._planned_shapes.append(tuple(shape))
+            return None
+        try:
+            weight = self.add_weight(
+                shape=shape,
+                name=name,
+                initializer=initializer,
+                regularizer=regularizer,
+                constraint=constraint,
+            )
+        except ValueError as error:
+            raise ValueError(
+                self._initializer_error(name, shape, initializer, argument, error)
+            ) from error
+        setattr(self, name, weight)
+        self._param_names.append(name)
+        return weight
+
+    def _initializer_error(self, name, shape, initializer, argument, error):
+        candidates = [k for k in vars(self) if k.endswith("_initializer")]
+        if argument is None:
+            argument = next((k for k in candidates if getattr(self, k) is initializer), None)
+        arguments = [argument] if argument else candidates
+        received = ", ".join(f"{k}={type(getattr(self, k)).__name__}" for k in arguments)
+        which = "Argument " + " or ".join(f"`{k}`" for k in arguments)
+        return (
+            f"{which} of {type(self).__name__} cannot initialise its weight "
+            f"`{name}` of shape {tuple(shape)} ({error}). Received: {received}. "
+            "Pass an initializer that takes this shape ('orthogonal' and "
+            "'identity' need a matrix; e.g. 'zeros' for a bias)."
         )
-    return float(value)
+
+    def get_params(self):
+        """The weights as a ``{name: tensor}`` dict (autocast applied)."""
+        return {name: getattr(self, name).value for name in self._param_names}
+
+    def build_weights(self, input_dim):
+        raise NotImplementedError
+
+    def planned_param_count(self, input_dim):
+        """Parameters ``build_weights(input_dim)`` would create (none is created)."""
+        shapes = []
+        object.__setattr__(self, "_planned_shapes", shapes)
+        try:
+            self.build_weights(input_dim)
+        finally:
+            object.__setattr__(self, "_planned_shapes", None)
+        return sum(math.prod(shape) for shape in shapes)
+
+    def check_param_count(self, input_dim=None):
+        """ValueError if the weights would hold more than `MAX_PARAMS` parameters.
+
+        Called at the end of the constructor (``input_dim=None``: every
+        weight but the input kernel, counted for one input feature) and in
+        ``build`` with the real number of input features.
+        """
+        count = self.planned_param_count(1 if input_dim is None else input_dim)
+        if count <= MAX_PARAMS:
+            return
+        arguments = " or ".join(
+            f"`{name}` ({name}={getattr(self, name)!r})"
+            for name in self.size_arguments
+            if getattr(self, name) is not None
+        )
+        where = (
+            "even for one input feature" if input_dim is None
+            else f"for {input_dim} input features"
+        )
+        raise ValueError(
+            f"{type(self).__name__} would create {count:,} parameters {where}, "
+            f"above the bound of 2**31 - 1 = {MAX_PARAMS:,} per layer (the "
+            "largest count a 4-byte int holds, 8 GiB of float32 weights; "
+            f"keras_rnnx.layers.base.MAX_PARAMS). Reduce {arguments}"
+            + ("." if input_dim is None else ", or feed fewer input features.")
+        )
 
 
-class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
+class RecurrentCell(ParamOwner, DropoutRNNCell, keras.layers.Layer):
     """Base class of keras-rnnx cells (one time step).
 
     Subclasses set ``self.structure`` (a frozen structure object of
@@ -51,9 +229,16 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
     `add_param`, and implement `input_projection` and `recurrence` by calling
     the pure functions of `keras_rnnx.ops`.
 
+    Every argument is checked at construction: a bool must be a bool (not
+    ``"false"`` or ``1``), a number a finite number of the right type in its
+    range, and the weights the cell would create must hold at most
+    `MAX_PARAMS` (2**31 - 1) parameters; anything else raises `ValueError`
+    naming the argument. Subclasses call `check_param_count` at the end of
+    their constructor.
+
     Args (common to every cell, with the meaning and defaults of
     `keras.layers.LSTMCell`):
-        units: positive int, dimensionality of the hidden state.
+        units: int in [1, 2**20], dimensionality of the hidden state.
         activation, recurrent_activation: activations (default ``"tanh"``,
             ``"sigmoid"``).
         use_bias: bool, default True.
@@ -66,7 +251,8 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         recurrent_dropout: float in [0, 1), fraction of the recurrent state
             dropped before the recurrent matmul (one mask per sequence, shared
             by all gates).
-        seed: int, random seed for dropout and noise.
+        seed: int in [0, 2**32 - 1] or None, random seed for dropout and
+            noise.
     """
 
     def __init__(
@@ -89,26 +275,33 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"Argument `units` must be a positive int. Received: units={units!r}."
-            )
+        units = check_units("units", units)
+        use_bias = check_bool("use_bias", use_bias)
+        objects = get_keras_objects(
+            {
+                "activation": activation,
+                "recurrent_activation": recurrent_activation,
+                "kernel_initializer": kernel_initializer,
+                "recurrent_initializer": recurrent_initializer,
+                "bias_initializer": bias_initializer,
+                "kernel_regularizer": kernel_regularizer,
+                "recurrent_regularizer": recurrent_regularizer,
+                "bias_regularizer": bias_regularizer,
+                "kernel_constraint": kernel_constraint,
+                "recurrent_constraint": recurrent_constraint,
+                "bias_constraint": bias_constraint,
+            }
+        )
+        dropout = check_rate("dropout", dropout)
+        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        seed = check_seed(seed)
         super().__init__(**kwargs)
         self.units = units
-        self.activation = keras.activations.get(activation)
-        self.recurrent_activation = keras.activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _check_rate("dropout", dropout)
-        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.use_bias = use_bias
+        for name, value in objects.items():
+            setattr(self, name, value)
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self._param_names = []
@@ -147,40 +340,23 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
                 "`keras.Input` a shape such as (timesteps, features)."
             )
         self.check_input_dim(int(input_dim))
+        self.check_param_count(int(input_dim))
         self.input_dim = int(input_dim)
         self.build_weights(self.input_dim)
         self.built = True
-
-    def build_weights(self, input_dim):
-        raise NotImplementedError
-
-    def add_param(
-        self, name, shape, initializer, regularizer=None, constraint=None
-    ):
-        """`add_weight` that also records ``name`` as a key of `get_params`."""
-        weight = self.add_weight(
-            shape=shape,
-            name=name,
-            initializer=initializer,
-            regularizer=regularizer,
-            constraint=constraint,
-        )
-        setattr(self, name, weight)
-        self._param_names.append(name)
-        return weight
 
     def add_kernel(self, name, shape):
         """A weight with the ``kernel_*`` initializer, regularizer and constraint."""
         return self.add_param(
             name, shape, self.kernel_initializer, self.kernel_regularizer,
-            self.kernel_constraint,
+            self.kernel_constraint, argument="kernel_initializer",
         )
 
     def add_recurrent_kernel(self, name, shape):
         """A weight with the ``recurrent_*`` initializer, regularizer, constraint."""
         return self.add_param(
             name, shape, self.recurrent_initializer, self.recurrent_regularizer,
-            self.recurrent_constraint,
+            self.recurrent_constraint, argument="recurrent_initializer",
         )
 
     def add_bias(self, shape, initializer=None):
@@ -189,12 +365,8 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             return None
         return self.add_param(
             "bias", shape, initializer or self.bias_initializer,
-            self.bias_regularizer, self.bias_constraint,
+            self.bias_regularizer, self.bias_constraint, argument="bias_initializer",
         )
-
-    def get_params(self):
-        """The weights as a ``{name: tensor}`` dict (autocast applied)."""
-        return {name: getattr(self, name).value for name in self._param_names}
 
     # -- step ------------------------------------------------------------
     def input_projection(self, inputs, params):
@@ -322,6 +494,10 @@ class RecurrentLayer(keras.layers.RNN):
     ``trainable``). Each cell argument is also readable as a property of the
     layer (``layer.units``, ``layer.dropout``, ...), as on `keras.layers.LSTM`.
 
+    The `keras.layers.RNN` arguments must be bools (``return_sequences``,
+    ``return_state``, ``go_backwards``, ``stateful``, ``unroll``,
+    ``zero_output_for_mask``): ``"false"`` or ``0`` raise `ValueError`.
+
     Call arguments:
         sequences: ``(batch, timesteps, features)``.
         initial_state: list of the cell's state tensors (see ``state_size``).
@@ -351,6 +527,15 @@ class RecurrentLayer(keras.layers.RNN):
         unroll=False,
         **kwargs,
     ):
+        return_sequences = check_bool("return_sequences", return_sequences)
+        return_state = check_bool("return_state", return_state)
+        go_backwards = check_bool("go_backwards", go_backwards)
+        stateful = check_bool("stateful", stateful)
+        unroll = check_bool("unroll", unroll)
+        if "zero_output_for_mask" in kwargs:
+            kwargs["zero_output_for_mask"] = check_bool(
+                "zero_output_for_mask", kwargs["zero_output_for_mask"]
+            )
         names = cell_argument_names(self.cell_class)
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         cell = self.cell_class(

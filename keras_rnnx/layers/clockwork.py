@@ -1,9 +1,13 @@
 """`ClockworkRNN` (Koutnik, Greff, Gomez & Schmidhuber 2014)."""
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 from keras import tree
 
+from keras_rnnx.layers.base import MAX_DEPTH
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
 from keras_rnnx.ops import run_loop
@@ -14,21 +18,22 @@ from keras_rnnx.ops.clockwork import clockwork_recurrence
 from keras_rnnx.ops.clockwork import clockwork_schedule
 from keras_rnnx.ops.clockwork import clockwork_sequence
 from keras_rnnx.ops.clockwork import max_exact_counter
+from keras_rnnx.validation import check_int
 
 _PACKAGE = "keras_rnnx"
 
 
 def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    """An int > 0 (NumPy's too), not a bool."""
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    return is_int and value > 0
 
 
 def _resolve_periods(periods, num_modules):
-    if num_modules is not None and not _is_positive_int(num_modules):
-        raise ValueError(
-            "Argument `num_modules` must be a positive int (the modules then get "
-            f"periods 1, 2, 4, ..., 2**(num_modules-1)). Received: num_modules="
-            f"{num_modules!r}."
-        )
+    num_modules = check_int(
+        "num_modules", num_modules, 1, MAX_DEPTH, allow_none=True,
+        fix="The modules then get periods 1, 2, 4, ..., 2**(num_modules-1).",
+    )
     if periods is None:
         if num_modules is None:
             raise ValueError(
@@ -37,10 +42,11 @@ def _resolve_periods(periods, num_modules):
                 "periods 1, 2, 4, 8). Received neither."
             )
         return tuple(2**k for k in range(num_modules))
-    if not isinstance(periods, (list, tuple)) or not periods:
+    if not isinstance(periods, (list, tuple)) or not 0 < len(periods) <= MAX_DEPTH:
         raise ValueError(
             "Argument `periods` must be a non-empty list of positive ints, one per "
-            f"module, e.g. periods=[1, 2, 4, 8]. Received: periods={periods!r}."
+            f"module (at most {MAX_DEPTH} modules), e.g. periods=[1, 2, 4, 8]. "
+            f"Received: periods={periods!r}."
         )
     if not all(_is_positive_int(p) for p in periods):
         raise ValueError(
@@ -60,7 +66,7 @@ def _resolve_periods(periods, num_modules):
             f"`num_modules` ({num_modules}) disagree on the number of modules. "
             "Pass only one of them, or make num_modules == len(periods)."
         )
-    return tuple(periods)
+    return tuple(int(p) for p in periods)
 
 
 def _resolve_sizes(units, count, module_sizes):
@@ -84,7 +90,7 @@ def _resolve_sizes(units, count, module_sizes):
             f"module ({count}), summing to units={units}. Received: "
             f"module_sizes={module_sizes!r}."
         )
-    return tuple(module_sizes)
+    return tuple(int(m) for m in module_sizes)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -123,13 +129,21 @@ class ClockworkRNNCell(RecurrentCell):
     `keras_rnnx.ops.clockwork`): with periods ``2**k`` fewer than two
     modules are updated per step on average.
 
+    Every argument is checked at construction (`ValueError` naming it),
+    before any weight exists; the weights may hold at most 2**31 - 1
+    parameters (`keras_rnnx.layers.base.MAX_PARAMS`).
+
     Args:
-        units: positive int, total number of hidden units.
-        periods: list of strictly increasing positive ints, one period per
-            module, e.g. ``[1, 2, 4, 8]``. Default None: use ``num_modules``.
-        num_modules: positive int; without ``periods``, ``num_modules=n`` gives
-            the exponential periods ``1, 2, ..., 2**(n-1)`` of the paper. With
-            ``periods``, it must equal ``len(periods)``.
+        units: int in [1, 2**20], total number of hidden units.
+        periods: list of at most 1024 strictly increasing positive ints, one
+            period per module, e.g. ``[1, 2, 4, 8]``, whose least common
+            multiple the clock dtype holds exactly (see above). Default None:
+            use ``num_modules``.
+        num_modules: int in [1, 1024] (`keras_rnnx.layers.base.MAX_DEPTH`);
+            without ``periods``, ``num_modules=n`` gives the exponential
+            periods ``1, 2, ..., 2**(n-1)`` of the paper (at most 25 modules
+            in float32, whose clock is exact up to 2**24). With ``periods``,
+            it must equal ``len(periods)``.
         module_sizes: list of positive ints summing to ``units``, the size of
             each module. Default None: equal modules (``units`` must then be
             divisible by the number of modules).
@@ -158,8 +172,10 @@ class ClockworkRNNCell(RecurrentCell):
         **kwargs,
     ):
         super().__init__(units, **kwargs)
+        units = self.units
         resolved = _resolve_periods(periods, num_modules)
         sizes = _resolve_sizes(units, len(resolved), module_sizes)
+        self._periods_from_num_modules = periods is None
         self.periods = list(resolved)
         self.num_modules = len(resolved)
         self.module_sizes = None if module_sizes is None else list(sizes)
@@ -170,17 +186,28 @@ class ClockworkRNNCell(RecurrentCell):
             activation=self.activation,
         )
         self._check_clock_dtype("float32")
+        self.check_param_count()
 
     def _check_clock_dtype(self, dtype):
         lcm = self.structure.period_lcm
         limit = max_exact_counter(dtype)
         if lcm > limit:
+            periods = self.periods
+            shown = repr(periods) if len(periods) <= 8 else (
+                f"[{', '.join(map(str, periods[:3]))}, ..., {periods[-1]}]"
+            )
+            shown_lcm = lcm if lcm < 10**12 else f"about 2**{lcm.bit_length() - 1}"
+            source = (
+                f"Argument `num_modules` ({self.num_modules}) gives `periods` {shown}"
+                if self._periods_from_num_modules else f"Argument `periods` ({shown})"
+            )
             raise ValueError(
-                f"Argument `periods` ({self.periods}) has least common multiple "
-                f"{lcm}, but the step counter is a {dtype} state, exact only up "
-                f"to {limit}. Use periods whose least common multiple is at most "
-                f"{limit} (e.g. fewer or divisible periods), or compute in "
-                "float32 (mixed_float16 allows 2048, float32 2**24)."
+                f"{source}, whose least common multiple is {shown_lcm}, but the "
+                f"step counter is a {dtype} state, exact only up to {limit}. Use "
+                f"periods whose least common multiple is at most {limit} (e.g. "
+                "fewer modules, or periods that divide each other: periods 2**k "
+                "allow 25 modules in float32), or compute in float32 "
+                "(mixed_float16 allows 2048, float32 2**24)."
             )
 
     def build_weights(self, input_dim):

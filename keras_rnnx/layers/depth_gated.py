@@ -7,12 +7,16 @@ from keras import tree
 
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
-from keras_rnnx.layers.base import _check_rate
+from keras_rnnx.layers.base import MAX_DEPTH
+from keras_rnnx.layers.base import get_keras_object
 from keras_rnnx.ops.depth_gated import DepthGatedStructure
 from keras_rnnx.ops.depth_gated import depth_gated_input_projection
 from keras_rnnx.ops.depth_gated import depth_gated_recurrence
 from keras_rnnx.ops.depth_gated import inter_layer_keep_masks
 from keras_rnnx.ops.engine import run_loop
+from keras_rnnx.validation import check_bool
+from keras_rnnx.validation import check_int
+from keras_rnnx.validation import check_rate
 
 _PACKAGE = "keras_rnnx"
 
@@ -64,9 +68,14 @@ class DepthGatedLSTMCell(RecurrentCell):
     the outputs at masked steps (and the last output of right-padded rows) are
     wrong there: use `DepthGatedLSTM` for masked sequences.
 
+    Every argument is checked at construction (`ValueError` naming it):
+    bools must be bools, numbers finite and in range, and the weights at
+    most 2**31 - 1 parameters (`keras_rnnx.layers.base.MAX_PARAMS`).
+
     Args:
-        units: positive int, width of every layer.
-        num_layers: int >= 1 (default 2), depth of the stack.
+        units: int in [1, 2**20], width of every layer.
+        num_layers: int in [1, 1024] (default 2), depth of the stack
+            (`keras_rnnx.layers.base.MAX_DEPTH`).
         return_all_layers: bool (default False). Output every layer's ``h``
             concatenated instead of the top layer's.
         layer_dropout: float in [0, 1) (default 0). Dropout of the
@@ -94,6 +103,8 @@ class DepthGatedLSTMCell(RecurrentCell):
     ((2, 4), 6)
     """
 
+    size_arguments = ("units", "num_layers")
+
     def __init__(
         self,
         units,
@@ -105,31 +116,35 @@ class DepthGatedLSTMCell(RecurrentCell):
         depth_bias_initializer="zeros",
         **kwargs,
     ):
-        if (
-            isinstance(num_layers, bool)
-            or not isinstance(num_layers, int)
-            or num_layers < 1
-        ):
-            raise ValueError(
-                "Argument `num_layers` (the depth of the stack) must be an int "
-                f">= 1. Received: num_layers={num_layers!r}. Pass e.g. "
-                "num_layers=2; num_layers=1 is a plain peephole LSTM."
-            )
+        num_layers = check_int(
+            "num_layers", num_layers, 1, MAX_DEPTH,
+            fix="Pass e.g. num_layers=2; num_layers=1 is a plain peephole LSTM.",
+        )
+        return_all_layers = check_bool("return_all_layers", return_all_layers)
+        layer_dropout = check_rate("layer_dropout", layer_dropout)
+        unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
+        peephole_initializer = get_keras_object(
+            "initializer", "peephole_initializer", peephole_initializer
+        )
+        depth_bias_initializer = get_keras_object(
+            "initializer", "depth_bias_initializer", depth_bias_initializer
+        )
         super().__init__(units, **kwargs)
         self.num_layers = num_layers
-        self.return_all_layers = bool(return_all_layers)
-        self.layer_dropout = _check_rate("layer_dropout", layer_dropout)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.peephole_initializer = initializers.get(peephole_initializer)
-        self.depth_bias_initializer = initializers.get(depth_bias_initializer)
+        self.return_all_layers = return_all_layers
+        self.layer_dropout = layer_dropout
+        self.unit_forget_bias = unit_forget_bias
+        self.peephole_initializer = peephole_initializer
+        self.depth_bias_initializer = depth_bias_initializer
         self.structure = DepthGatedStructure(
-            units=units,
+            units=self.units,
             num_layers=num_layers,
             activation=self.activation,
             recurrent_activation=self.recurrent_activation,
             return_all_layers=self.return_all_layers,
             layer_dropout=self.layer_dropout,
         )
+        self.check_param_count()
 
     def _bias_initializer(self, shape, dtype=None):
         u = self.units
@@ -163,6 +178,7 @@ class DepthGatedLSTMCell(RecurrentCell):
                     self._bias_initializer,
                     self.bias_regularizer,
                     self.bias_constraint,
+                    argument="bias_initializer",
                 )
             for name in ("input_peephole", "forget_peephole", "output_peephole"):
                 self.add_param(p + name, (u,), self.peephole_initializer)

@@ -5,14 +5,16 @@ dimensions, tied weights) is in `keras_rnnx.ops.grid`.
 """
 
 import keras
-from keras import constraints
 from keras import initializers
 from keras import ops
-from keras import regularizers
 from keras import tree
 
+from keras_rnnx.layers.base import MAX_DEPTH
+from keras_rnnx.layers.base import ParamOwner
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
+from keras_rnnx.layers.base import check_units
+from keras_rnnx.layers.base import get_keras_objects
 from keras_rnnx.ops import run_loop
 from keras_rnnx.ops.grid import GridStructure
 from keras_rnnx.ops.grid import grid1d_forward
@@ -22,6 +24,8 @@ from keras_rnnx.ops.grid import grid_input_projection
 from keras_rnnx.ops.grid import level_prefix
 from keras_rnnx.ops.grid import parse_dimensions
 from keras_rnnx.ops.grid import split_block_kernels
+from keras_rnnx.validation import check_bool
+from keras_rnnx.validation import check_int
 
 _PACKAGE = "keras_rnnx"
 
@@ -32,12 +36,11 @@ DEFAULT_2D_DIMENSIONS = (
 
 
 def _check_depth(depth):
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(
-            "Argument `depth` is the number of Grid LSTM blocks along the depth "
-            f"dimension, an int >= 1. Received: depth={depth!r}. Pass e.g. depth=2."
-        )
-    return depth
+    return check_int(
+        "depth", depth, 1, MAX_DEPTH,
+        fix="It is the number of Grid LSTM blocks along the depth dimension; "
+        "pass e.g. depth=2.",
+    )
 
 
 def _forget_bias_initializer(base, units, kinds_and_widths, unit_forget_bias):
@@ -99,6 +102,7 @@ def _add_block_weights(owner, structure, prefix):
                 ),
                 owner.bias_regularizer,
                 owner.bias_constraint,
+                argument="bias_initializer",
             )
 
 
@@ -130,9 +134,14 @@ class GridLSTM2DCell(RecurrentCell):
     does not grow with ``depth``); untied, level ``d``'s weights are named
     ``level{d}_{dim}_kernel`` / ``level{d}_{dim}_bias``.
 
+    Every argument is checked at construction (`ValueError` naming it),
+    before any weight exists; the weights may hold at most 2**31 - 1
+    parameters (`keras_rnnx.layers.base.MAX_PARAMS`).
+
     Args:
-        units: positive int, size of every hidden and memory vector.
-        depth: int >= 1 (default 2), number of blocks along depth.
+        units: int in [1, 2**20], size of every hidden and memory vector.
+        depth: int in [1, 1024] (default 2; `keras_rnnx.layers.base.
+            MAX_DEPTH`), number of blocks along depth.
         dimensions: list of two dimension specs, the time dimension first,
             the depth dimension second; each a dict with keys ``name``,
             ``kind`` (``"lstm"``, ``"plain"``, ``"identity"``), ``tied``
@@ -164,11 +173,15 @@ class GridLSTM2DCell(RecurrentCell):
     ((2, 4), 6)
     """
 
+    size_arguments = ("units", "depth")
+
     def __init__(
         self, units, depth=2, dimensions=None, unit_forget_bias=True, **kwargs
     ):
+        depth = _check_depth(depth)
+        unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
         super().__init__(units, **kwargs)
-        self.depth = _check_depth(depth)
+        self.depth = depth
         spec = DEFAULT_2D_DIMENSIONS if dimensions is None else dimensions
         dims = parse_dimensions(list(spec) if isinstance(spec, tuple) else spec)
         if len(dims) != 2:
@@ -185,14 +198,15 @@ class GridLSTM2DCell(RecurrentCell):
                 "can be processed. Received tied=False; set it to True."
             )
         self.dimensions = [d.to_config() for d in dims]
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.unit_forget_bias = unit_forget_bias
         self.tied = dims[1].tied
         self.structure = GridStructure(
-            units=units,
+            units=self.units,
             dimensions=dims,
             activation=self.activation,
             recurrent_activation=self.recurrent_activation,
         )
+        self.check_param_count()
 
     @property
     def state_size(self):
@@ -325,7 +339,7 @@ class GridLSTM2D(RecurrentLayer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class GridLSTM1D(keras.layers.Layer):
+class GridLSTM1D(ParamOwner, keras.layers.Layer):
     """1-D Grid LSTM along depth, for non-sequential inputs (Kalchbrenner et al. 2015).
 
     The paper's parity network: the input is projected to the first hidden
@@ -341,9 +355,15 @@ class GridLSTM1D(keras.layers.Layer):
     parameter count does not grow with ``depth``; with ``tied=False`` level
     ``d`` has ``level{d}_depth_kernel`` / ``level{d}_depth_bias``.
 
+    Every argument is checked at construction (`ValueError` naming it): the
+    flags must be bools, the sizes ints in range, and the weights may hold
+    at most 2**31 - 1 parameters (`keras_rnnx.layers.base.MAX_PARAMS`;
+    checked again at build with the real input size).
+
     Args:
-        units: positive int, size of ``h`` and ``m``.
-        depth: int >= 1, number of blocks.
+        units: int in [1, 2**20], size of ``h`` and ``m``.
+        depth: int in [1, 1024] (`keras_rnnx.layers.base.MAX_DEPTH`), number
+            of blocks.
         tied: bool (default True), share the block weights across depth.
         project_input: bool (default True). False feeds ``x`` itself as
             ``h_0`` (no ``input_kernel``); the input must then have ``units``
@@ -392,30 +412,36 @@ class GridLSTM1D(keras.layers.Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"Argument `units` must be a positive int. Received: units={units!r}."
-            )
-        if not isinstance(tied, bool):
-            raise ValueError(f"Argument `tied` must be True or False. Received: {tied!r}.")
+        units = check_units("units", units)
+        depth = _check_depth(depth)
+        tied = check_bool("tied", tied)
+        project_input = check_bool("project_input", project_input)
+        use_bias = check_bool("use_bias", use_bias)
+        unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
+        objects = get_keras_objects(
+            {
+                "activation": activation,
+                "recurrent_activation": recurrent_activation,
+                "kernel_initializer": kernel_initializer,
+                "recurrent_initializer": recurrent_initializer,
+                "bias_initializer": bias_initializer,
+                "kernel_regularizer": kernel_regularizer,
+                "recurrent_regularizer": recurrent_regularizer,
+                "bias_regularizer": bias_regularizer,
+                "kernel_constraint": kernel_constraint,
+                "recurrent_constraint": recurrent_constraint,
+                "bias_constraint": bias_constraint,
+            }
+        )
         super().__init__(**kwargs)
         self.units = units
-        self.depth = _check_depth(depth)
+        self.depth = depth
         self.tied = tied
-        self.project_input = bool(project_input)
-        self.activation = keras.activations.get(activation)
-        self.recurrent_activation = keras.activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self.project_input = project_input
+        self.use_bias = use_bias
+        self.unit_forget_bias = unit_forget_bias
+        for name, value in objects.items():
+            setattr(self, name, value)
         self.structure = GridStructure(
             units=units,
             dimensions=tuple(
@@ -425,22 +451,11 @@ class GridLSTM1D(keras.layers.Layer):
             recurrent_activation=self.recurrent_activation,
         )
         self._param_names = []
+        self.input_dim = None
         self.input_spec = keras.layers.InputSpec(min_ndim=2, max_ndim=2)
+        self.check_param_count()
 
-    def add_param(self, name, shape, initializer, regularizer=None, constraint=None):
-        weight = self.add_weight(
-            shape=shape,
-            name=name,
-            initializer=initializer,
-            regularizer=regularizer,
-            constraint=constraint,
-        )
-        setattr(self, name, weight)
-        self._param_names.append(name)
-        return weight
-
-    def get_params(self):
-        return {name: getattr(self, name).value for name in self._param_names}
+    size_arguments = ("units", "depth")
 
     def build(self, input_shape):
         features = input_shape[-1]
@@ -455,11 +470,16 @@ class GridLSTM1D(keras.layers.Layer):
                 f"the tied block as h_0, so it needs {self.units} features (= units), "
                 f"but received {features}. Set project_input=True, or units={features}."
             )
+        self.check_param_count(int(features))
+        self.input_dim = int(features)
+        self.build_weights(self.input_dim)
+        self.built = True
+
+    def build_weights(self, input_dim):
         if self.project_input:
-            _add_input_projection(self, features)
+            _add_input_projection(self, input_dim)
         for level in range(1 if self.tied else self.depth):
             _add_block_weights(self, self.structure, level_prefix(self.tied, level))
-        self.built = True
 
     def call(self, inputs):
         params = self.get_params()

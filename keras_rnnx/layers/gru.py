@@ -8,6 +8,7 @@ from keras_rnnx.layers.cudnn import CudnnDispatch
 from keras_rnnx.ops import GRUStructure
 from keras_rnnx.ops import gru_input_projection
 from keras_rnnx.ops import gru_recurrence
+from keras_rnnx.validation import check_bool
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -28,10 +29,10 @@ class GRUCell(RecurrentCell):
     ``(2, 3 * units)`` (input bias, recurrent bias) when ``reset_after=True``.
 
     Args:
-        units: positive int.
+        units: int in [1, 2**20].
         reset_after: bool (default True, the cuDNN form). Apply the reset gate
-            after the recurrent matmul.
-        **kwargs: the common arguments of `RecurrentCell`.
+            after the recurrent matmul. A non-bool raises `ValueError`.
+        **kwargs: the common arguments of `RecurrentCell` (checked there).
 
     >>> import numpy as np, keras_rnnx
     >>> cell = keras_rnnx.layers.GRUCell(4)
@@ -41,14 +42,16 @@ class GRUCell(RecurrentCell):
     """
 
     def __init__(self, units, reset_after=True, **kwargs):
+        reset_after = check_bool("reset_after", reset_after)
         super().__init__(units, **kwargs)
-        self.reset_after = bool(reset_after)
+        self.reset_after = reset_after
         self.structure = GRUStructure(
-            units=units,
+            units=self.units,
             activation=self.activation,
             recurrent_activation=self.recurrent_activation,
             reset_after=self.reset_after,
         )
+        self.check_param_count()
 
     def build_weights(self, input_dim):
         width = 3 * self.units
@@ -84,7 +87,7 @@ class GRU(CudnnDispatch, RecurrentLayer):
     ``use_cudnn``); ``reset_after=False`` always runs the keras-rnnx loop.
 
     Args:
-        units: positive int.
+        units: int in [1, 2**20].
         use_cudnn: ``"auto"`` (default), True or False, as for `LSTM`:
             ``"auto"`` uses cuDNN for an eligible configuration where it can
             (TensorFlow GPU) and the keras-rnnx loop otherwise; True forces

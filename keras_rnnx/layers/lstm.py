@@ -6,14 +6,25 @@ from keras import ops
 
 from keras_rnnx.layers.base import RecurrentCell
 from keras_rnnx.layers.base import RecurrentLayer
-from keras_rnnx.layers.base import _check_rate
+from keras_rnnx.layers.base import check_units
+from keras_rnnx.layers.base import get_keras_object
 from keras_rnnx.layers.cudnn import CudnnDispatch
 from keras_rnnx.ops import LSTMStructure
 from keras_rnnx.ops import lstm_input_projection
 from keras_rnnx.ops import lstm_recurrence
 from keras_rnnx.ops.lstm import zoneout_keep_masks
+from keras_rnnx.validation import check_bool
+from keras_rnnx.validation import check_float
+from keras_rnnx.validation import check_int
+from keras_rnnx.validation import check_rate
 
 _PACKAGE = "keras_rnnx"
+
+MAX_FORGET_BIAS = 100.0
+"""Largest ``|forget_bias|``: the sigmoid is exactly 0 or 1 in float32 from
+about 17 on, so larger values change nothing but overflow float16."""
+MAX_CHRONO_INIT = 2**31 - 1
+"""Largest ``chrono_init`` (a sequence length): the largest int32 step count."""
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -47,8 +58,13 @@ class LSTMCell(RecurrentCell):
     ``projection_kernel`` ``(units, proj_units)``. The full equations of every
     option are in `keras_rnnx.ops.lstm`.
 
+    Every argument is checked at construction (`ValueError` naming it): the
+    switches must be bools (``coupled="false"`` is refused, not taken as
+    True), the numbers finite and in the ranges below.
+
     Args:
-        units: positive int, size of the memory cell.
+        units: int in [1, 2**20], size of the memory cell (and the weights
+            at most 2**31 - 1 parameters, see `RecurrentCell`).
         peephole: bool (default False). Peephole connections (Gers &
             Schmidhuber 2000): ``i`` and ``f`` see ``c'``, ``o`` sees ``c``.
         input_gate, forget_gate, output_gate: bool (default True). False
@@ -65,14 +81,15 @@ class LSTMCell(RecurrentCell):
         unit_forget_bias: bool (default True). Add 1 to the forget-gate bias at
             initialisation (as Keras). Used only when neither ``forget_bias``
             nor ``chrono_init`` is given.
-        forget_bias: float or None. Initial value of the forget-gate bias.
-        chrono_init: int or None. Chrono initialisation (Tallec & Ollivier
+        forget_bias: float in [-100, 100] or None. Initial value of the
+            forget-gate bias.
+        chrono_init: int in [3, 2**31 - 1] or None. Chrono initialisation (Tallec & Ollivier
             2018) for dependencies up to ``chrono_init`` steps:
             ``b_f ~ log(U(1, chrono_init - 1))`` and ``b_i = -b_f``.
-        cell_clip: positive float or None. Clip ``c`` to
+        cell_clip: finite float > 0 or None. Clip ``c`` to
             ``[-cell_clip, cell_clip]`` after each update.
         layer_norm: bool (default False). Layer normalisation (Ba et al. 2016).
-        proj_units: positive int or None. Output projection (Sak et al. 2014);
+        proj_units: int in [1, 2**20] or None. Output projection (Sak et al. 2014);
             ``h`` and the output have ``proj_units`` features.
         zoneout_hidden, zoneout_cell: float in [0, 1) (default 0). Zoneout
             rates (Krueger et al. 2016) of ``h`` and ``c``; fresh noise at every
@@ -118,7 +135,42 @@ class LSTMCell(RecurrentCell):
         projection_initializer="glorot_uniform",
         **kwargs,
     ):
-        super().__init__(units, **kwargs)
+        flags = {name: check_bool(name, value) for name, value in (
+            ("peephole", peephole),
+            ("input_gate", input_gate),
+            ("forget_gate", forget_gate),
+            ("output_gate", output_gate),
+            ("input_activation", input_activation),
+            ("output_activation", output_activation),
+            ("coupled", coupled),
+            ("full_gate_recurrence", full_gate_recurrence),
+            ("unit_forget_bias", unit_forget_bias),
+            ("layer_norm", layer_norm),
+        )}
+        input_gate, forget_gate = flags["input_gate"], flags["forget_gate"]
+        coupled, output_gate = flags["coupled"], flags["output_gate"]
+        forget_bias = check_float(
+            "forget_bias", forget_bias, -MAX_FORGET_BIAS, MAX_FORGET_BIAS,
+            allow_none=True, fix="Pass e.g. forget_bias=1.0, or None for the default.",
+        )
+        if chrono_init is not None:
+            chrono_init = check_int(
+                "chrono_init", chrono_init, 3, MAX_CHRONO_INIT,
+                fix="It is the longest dependency length to expect, e.g. chrono_init=100.",
+            )
+        cell_clip = check_float(
+            "cell_clip", cell_clip, 0.0, min_inclusive=False, allow_none=True,
+            fix="Pass e.g. cell_clip=3.0, or None for no clipping.",
+        )
+        proj_units = check_units("proj_units", proj_units, allow_none=True)
+        zoneout_hidden = check_rate("zoneout_hidden", zoneout_hidden)
+        zoneout_cell = check_rate("zoneout_cell", zoneout_cell)
+        peephole_initializer = get_keras_object(
+            "initializer", "peephole_initializer", peephole_initializer
+        )
+        projection_initializer = get_keras_object(
+            "initializer", "projection_initializer", projection_initializer
+        )
         if coupled and not (input_gate and forget_gate):
             raise ValueError(
                 "Argument `coupled=True` (CIFG: i = 1 - f) needs both gates, but "
@@ -131,35 +183,12 @@ class LSTMCell(RecurrentCell):
                 f"bias (received chrono_init={chrono_init}, forget_bias="
                 f"{forget_bias}). Pass only one of them."
             )
-        if chrono_init is not None and (
-            isinstance(chrono_init, bool)
-            or not isinstance(chrono_init, int)
-            or chrono_init < 3
-        ):
-            raise ValueError(
-                "Argument `chrono_init` is the longest dependency length to expect, "
-                f"an int >= 3. Received: chrono_init={chrono_init!r}."
-            )
         if (chrono_init is not None or forget_bias is not None) and not forget_gate:
             raise ValueError(
                 "Arguments `chrono_init`/`forget_bias` initialise the forget gate, "
                 "but forget_gate=False. Remove them or set forget_gate=True."
             )
-        if cell_clip is not None and not (
-            isinstance(cell_clip, (int, float)) and cell_clip > 0
-        ):
-            raise ValueError(
-                f"Argument `cell_clip` must be a positive float or None. Received: "
-                f"cell_clip={cell_clip!r}."
-            )
-        if proj_units is not None and (
-            isinstance(proj_units, bool) or not isinstance(proj_units, int) or proj_units <= 0
-        ):
-            raise ValueError(
-                "Argument `proj_units` must be a positive int or None. Received: "
-                f"proj_units={proj_units!r}."
-            )
-        if full_gate_recurrence and not (
+        if flags["full_gate_recurrence"] and not (
             (input_gate and not coupled) or forget_gate or output_gate
         ):
             raise ValueError(
@@ -167,26 +196,19 @@ class LSTMCell(RecurrentCell):
                 "but this configuration has none. Enable a gate or set "
                 "full_gate_recurrence=False."
             )
-        self.peephole = bool(peephole)
-        self.input_gate = bool(input_gate)
-        self.forget_gate = bool(forget_gate)
-        self.output_gate = bool(output_gate)
-        self.input_activation = bool(input_activation)
-        self.output_activation = bool(output_activation)
-        self.coupled = bool(coupled)
-        self.full_gate_recurrence = bool(full_gate_recurrence)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        super().__init__(units, **kwargs)
+        for name, value in flags.items():
+            setattr(self, name, value)
+        self.forget_bias = forget_bias
         self.chrono_init = chrono_init
-        self.cell_clip = None if cell_clip is None else float(cell_clip)
-        self.layer_norm = bool(layer_norm)
+        self.cell_clip = cell_clip
         self.proj_units = proj_units
-        self.zoneout_hidden = _check_rate("zoneout_hidden", zoneout_hidden)
-        self.zoneout_cell = _check_rate("zoneout_cell", zoneout_cell)
-        self.peephole_initializer = initializers.get(peephole_initializer)
-        self.projection_initializer = initializers.get(projection_initializer)
+        self.zoneout_hidden = zoneout_hidden
+        self.zoneout_cell = zoneout_cell
+        self.peephole_initializer = peephole_initializer
+        self.projection_initializer = projection_initializer
         self.structure = LSTMStructure(
-            units=units,
+            units=self.units,
             activation=self.activation,
             recurrent_activation=self.recurrent_activation,
             input_gate=self.input_gate,
@@ -203,6 +225,9 @@ class LSTMCell(RecurrentCell):
             zoneout_hidden=self.zoneout_hidden,
             zoneout_cell=self.zoneout_cell,
         )
+        self.check_param_count()
+
+    size_arguments = ("units", "proj_units")
 
     def _bias_initializer(self, shape, dtype=None):
         gates = self.structure.gates

@@ -33,6 +33,9 @@ class MUTCell(RecurrentCell):
     ``recurrent_initializer``); ``bias`` ``(3 * units,)`` with blocks z, r, h.
     MUT1 and MUT2 add the input itself to a pre-activation and need
     ``input_dim == units``.
+
+    Args: those of `RecurrentCell` (``units`` an int in [1, 2**20]; every
+    argument checked at construction, `ValueError` naming it).
     """
 
     variant = None
@@ -40,11 +43,12 @@ class MUTCell(RecurrentCell):
     def __init__(self, units, **kwargs):
         super().__init__(units, **kwargs)
         self.structure = MUTStructure(
-            units=units,
+            units=self.units,
             variant=self.variant,
             activation=self.activation,
             recurrent_activation=self.recurrent_activation,
         )
+        self.check_param_count()
 
     def check_input_dim(self, input_dim):
         if self.variant in (1, 2) and input_dim != self.units:

@@ -531,7 +531,7 @@ def test_bad_2d_arguments(kwargs, match):
 def test_bad_1d_arguments_and_inputs():
     with pytest.raises(ValueError, match=r"`depth`.*int >= 1"):
         GridLSTM1D(4, 0)
-    with pytest.raises(ValueError, match="`tied` must be True or False"):
+    with pytest.raises(ValueError, match=r"`tied` must be a bool \(True or False\)"):
         GridLSTM1D(4, 2, tied="yes")
     layer = GridLSTM1D(4, 3, tied=True, project_input=False)
     with pytest.raises(ValueError, match=r"needs 4 features \(= units\).*project_input=True"):
