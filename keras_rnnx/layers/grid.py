@@ -380,7 +380,8 @@ class GridLSTM1D(ParamOwner, keras.layers.Layer):
         **kwargs: of `keras.layers.Layer`.
 
     Call arguments:
-        inputs: ``(batch, features)``.
+        inputs: ``(batch, features)``; once built, always the same number of
+            features (`ValueError` naming it otherwise).
 
     Example:
 
@@ -481,12 +482,25 @@ class GridLSTM1D(ParamOwner, keras.layers.Layer):
         for level in range(1 if self.tied else self.depth):
             _add_block_weights(self, self.structure, level_prefix(self.tied, level))
 
+    def _check_features(self, shape):
+        """ValueError naming the built feature size if ``shape`` has another."""
+        features = shape[-1]
+        if self.input_dim is not None and features is not None and features != self.input_dim:
+            raise ValueError(
+                f"GridLSTM1D '{self.name}' was built for inputs with "
+                f"{self.input_dim} features (last axis) but received shape "
+                f"{tuple(shape)}. Feed inputs with {self.input_dim} "
+                f"features, or create a new layer for {features} features."
+            )
+
     def call(self, inputs):
+        self._check_features(inputs.shape)
         params = self.get_params()
         projected = grid_input_projection(inputs, params)
         return grid1d_forward(projected, params, self.structure, self.depth, self.tied)
 
     def compute_output_shape(self, input_shape):
+        self._check_features(input_shape)
         return (input_shape[0], self.units)
 
     def get_config(self):

@@ -540,6 +540,31 @@ def test_bad_1d_arguments_and_inputs():
         GridLSTM1D(4, 2)(np.zeros((2, 3, 4), "float32"))
 
 
+@pytest.mark.one_backend
+@pytest.mark.parametrize("project_input", [True, False])
+def test_1d_wrong_feature_size_after_build_names_the_expected_size(project_input):
+    # It used to fail inside the matmul ("Matrix size-incompatible: In[0]: [2,6],
+    # In[1]: [5,4]"); it now says what the sequence layers say.
+    layer = GridLSTM1D(5, 2, project_input=project_input)
+    assert tuple(layer(np.zeros((2, 5), "float32")).shape) == (2, 5)
+    def pattern(batch):
+        return (
+            rf"built for inputs with 5 features \(last axis\) but received shape "
+            rf"\({batch}, 6\).*Feed inputs with 5 features"
+        )
+
+    with pytest.raises(ValueError, match=pattern(2)):
+        layer(np.zeros((2, 6), "float32"))
+    with pytest.raises(ValueError, match=pattern(None)):
+        layer(keras.KerasTensor((None, 6)))
+    # The check survives saving: a loaded layer is built by its build config.
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, layer(inputs))
+    clone = keras.Model.from_config(model.get_config()).layers[-1]
+    with pytest.raises(ValueError, match="built for inputs with 5 features"):
+        clone(np.zeros((2, 4), "float32"))
+
+
 def test_bad_2d_inputs():
     layer = GridLSTM2D(4, depth=2)
     with pytest.raises(ValueError, match="rank 3"):
