@@ -16,3 +16,6 @@ from keras_rnnx.export._common import ExportResult
 from keras_rnnx.export.fusion import fusion_blockers
 from keras_rnnx.export.onnx_export import to_onnx
 from keras_rnnx.export.tflite_export import to_tflite
+from keras_rnnx.export.streaming import initial_states
+from keras_rnnx.export.streaming import to_onnx_step
+from keras_rnnx.export.streaming import to_tflite_step

@@ -62,18 +62,32 @@ def interpreter(content, num_threads=1):
     return Interpreter(model_content=content, num_threads=num_threads)
 
 
-def run_tflite(content, arrays, num_threads=1):
-    """Run a TFLite model on ``arrays`` (resizing the inputs to them)."""
+def _position(name):
+    """Order of a signature input/output: ``x`` first, then by trailing index."""
+    digits = "".join(ch for ch in reversed(name) if ch.isdigit())[::-1]
+    return (name != "x", int(digits) if digits else -1, name)
+
+
+def signature_runner(content, num_threads=1):
+    """``(runner, input names, output names)``, names in call order."""
     it = interpreter(content, num_threads)
-    details = it.get_input_details()
-    for detail, array in zip(details, arrays):
-        if tuple(detail["shape"]) != array.shape:
-            it.resize_tensor_input(detail["index"], array.shape)
-    it.allocate_tensors()
-    for detail, array in zip(details, arrays):
-        it.set_tensor(detail["index"], array)
-    it.invoke()
-    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+    (key, signature), = it.get_signature_list().items()
+    runner = it.get_signature_runner(key)
+    inputs = sorted(signature["inputs"], key=_position)
+    outputs = sorted(signature["outputs"], key=_position)
+    return runner, inputs, outputs
+
+
+def run_tflite(content, arrays, num_threads=1):
+    """Run a TFLite model (its one signature) on ``arrays``, in input order.
+
+    The interpreter lists a model's inputs by name; the signature runner takes
+    them by name (``input_0``, ... for `to_tflite`; ``x``, ``state_0``, ...
+    for `to_tflite_step`) and resizes them to the arrays given.
+    """
+    runner, inputs, outputs = signature_runner(content, num_threads)
+    result = runner(**dict(zip(inputs, arrays)))
+    return [result[name] for name in outputs]
 
 
 # -- flatbuffer helpers ------------------------------------------------------
@@ -269,12 +283,14 @@ def _composite(go_backwards):
 def _fused_inner_loop(layer):
     """An ``inner_loop`` for ``layer`` that calls the composite function."""
 
+    # Read before the trace: inside it the weights are symbolic.
+    w = fusion.lstm_gate_weights(layer)
+    order = ("i", "f", "c", "o")
+    kernel = np.concatenate([w["W"][g] for g in order], axis=1)
+    recurrent = np.concatenate([w["R"][g] for g in order], axis=1)
+    bias = np.concatenate([w["b"][g] for g in order])
+
     def inner_loop(sequences, initial_state, mask, training=False):
-        w = fusion.lstm_gate_weights(layer)
-        order = ("i", "f", "c", "o")
-        kernel = np.concatenate([w["W"][g] for g in order], axis=1)
-        recurrent = np.concatenate([w["R"][g] for g in order], axis=1)
-        bias = np.concatenate([w["b"][g] for g in order])
         result = _composite(layer.go_backwards)(
             sequences, initial_state[0], initial_state[1],
             tf.constant(kernel), tf.constant(recurrent), tf.constant(bias),
@@ -379,12 +395,17 @@ def convert_function(fn, specs):
 
 def stateless_function(model, specs):
     """``model(x, training=False)`` with its weights as constants."""
-    trainable = [tf.constant(keras.ops.convert_to_numpy(v)) for v in model.trainable_variables]
-    frozen = [tf.constant(keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
+    trainable = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    frozen = [keras.ops.convert_to_numpy(v) for v in model.non_trainable_variables]
 
     def call(*inputs):
         x = inputs[0] if len(inputs) == 1 else list(inputs)
-        outputs, _ = model.stateless_call(trainable, frozen, x, training=False)
+        outputs, _ = model.stateless_call(
+            [tf.constant(a) for a in trainable],
+            [tf.constant(a) for a in frozen],
+            x,
+            training=False,
+        )
         return tree.flatten(outputs)
 
     return tf.function(call, input_signature=specs, autograph=False)
