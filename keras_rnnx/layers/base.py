@@ -327,6 +327,14 @@ class RecurrentCell(ParamOwner, DropoutRNNCell, keras.layers.Layer):
             for size in self.state_size
         ]
 
+    def output_from_states(self, states):
+        """The output that goes with ``states``: ``(batch, output_size)``.
+
+        A sequence layer returns it for an empty sequence (no step taken):
+        the output part of the initial state. Default: ``states[0]`` (``h``).
+        """
+        return states[0]
+
     # -- weights ---------------------------------------------------------
     def check_input_dim(self, input_dim):
         """Hook for subclasses: raise ValueError if ``input_dim`` cannot work."""
@@ -498,6 +506,15 @@ class RecurrentLayer(keras.layers.RNN):
     ``return_state``, ``go_backwards``, ``stateful``, ``unroll``,
     ``zero_output_for_mask``): ``"false"`` or ``0`` raise `ValueError`.
 
+    An empty sequence (``timesteps == 0``, known when the layer is called:
+    eagerly, or traced with a static time axis) takes no step: the output is
+    the cell's output read from the initial state (`RecurrentCell.
+    output_from_states`: ``h`` of the zero or given ``initial_state``),
+    ``(batch, 0, output_size)`` with ``return_sequences``, and
+    ``return_state`` returns the initial states unchanged (`keras.layers.LSTM`
+    fails on it). A time axis that is unknown when traced and empty at run
+    time is not supported.
+
     Call arguments:
         sequences: ``(batch, timesteps, features)``.
         initial_state: list of the cell's state tensors (see ``state_size``).
@@ -609,9 +626,35 @@ class RecurrentLayer(keras.layers.RNN):
         self._check_sequences(sequences.shape)
         if initial_state is not None:
             self._check_initial_state(initial_state, sequences.shape[0])
+        if sequences.shape[1] == 0:
+            return self._empty_sequence_call(sequences, initial_state)
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
+
+    def _empty_sequence_call(self, sequences, initial_state):
+        """`call` for ``timesteps == 0``: no step, the initial state unchanged.
+
+        `keras.layers.RNN.call` would slice the first step (for the dropout
+        masks) and fail; the backends' loops need one step too.
+        """
+        if initial_state is None:
+            if self.stateful:
+                initial_state = self.states
+            else:
+                initial_state = self.get_initial_state(ops.shape(sequences)[0])
+        states = list(initial_state) if tree.is_nested(initial_state) else [initial_state]
+        states = [ops.convert_to_tensor(s, dtype=self.compute_dtype) for s in states]
+        last = ops.cast(self.cell.output_from_states(states), self.compute_dtype)
+        if self.return_sequences:
+            output = ops.zeros(
+                (ops.shape(sequences)[0], 0, self.cell.output_size), self.compute_dtype
+            )
+        else:
+            output = last
+        if self.return_state:
+            return output, *states
+        return output
 
     # -- the fused loop ----------------------------------------------------
     def prepare_loop(self, sequences, initial_state, training, project=True):

@@ -146,6 +146,12 @@ class DepthGatedLSTMCell(RecurrentCell):
         )
         self.check_param_count()
 
+    def output_from_states(self, states):
+        """The top layer's ``h(N)``, or every ``h`` with ``return_all_layers``."""
+        if self.return_all_layers:
+            return ops.concatenate(list(states[0::2]), axis=-1)
+        return states[2 * (self.num_layers - 1)]
+
     def _bias_initializer(self, shape, dtype=None):
         u = self.units
         blocks = [self.bias_initializer((u,), dtype=dtype) for _ in range(4)]

@@ -158,6 +158,9 @@ class GridLSTM2DCell(RecurrentCell):
             to every bias; ``dropout`` (on ``x``), ``recurrent_dropout`` (one
             mask on every level's incoming time ``h``), ``seed``.
 
+    Output of an empty sequence (no step, so no block has computed one):
+    zeros ``(batch, units)``.
+
     Masking: use `GridLSTM2D`, which carries the output of masked steps
     itself. A bare cell in `keras.layers.RNN` on the JAX backend with a mask
     gets Keras' loop, which takes ``states[0]`` (here level 0's time ``h``)
@@ -219,6 +222,10 @@ class GridLSTM2DCell(RecurrentCell):
     @property
     def noise_size(self):
         return 0
+
+    def output_from_states(self, states):
+        """Zeros: the output is the top block's depth ``h``, not a state."""
+        return ops.zeros_like(states[0])
 
     def build_weights(self, input_dim):
         _add_input_projection(self, input_dim)

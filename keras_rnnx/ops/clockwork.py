@@ -265,7 +265,9 @@ def clockwork_recurrence(
         next_clock = ops.cast(ops.mod(t + 1, s.period_lcm), clock.dtype)
     else:
         keep = ops.greater(schedule[:, :u], 0.5)
-        width = ops.cast(schedule[0, u], "int32")
+        # The same in every row; row 0's by a slice and a sum, which is 0 for
+        # an empty batch (schedule[0, u] would be out of bounds).
+        width = ops.cast(ops.sum(schedule[:1, u]), "int32")
         next_clock = ops.cast(schedule[:, u + 1 :], clock.dtype)
     h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask
     if in_xla_context():
@@ -528,7 +530,9 @@ def clockwork_sequence(
     h0, clock0 = initial_state[0], initial_state[1]
     timesteps = z.shape[1] if z.shape[1] is not None else ops.shape(z)[1]
     clocks = ops.cast(ops.round(clock0), "int32")  # (B, 1)
-    c0 = clocks[0, 0] if shared_clock else clocks
+    # Row 0's clock; a slice and a sum, not clocks[0, 0], so that an empty
+    # batch (no row 0) gives 0 instead of an out-of-bounds slice.
+    c0 = ops.sum(clocks[:1, 0]) if shared_clock else clocks
 
     def split_groups(tensor, count=len(groups)):
         """``tensor``'s last axis cut into the first ``count`` groups' units."""
@@ -606,8 +610,11 @@ def _run_group(structure, start, stop, z_ticks, h0, square, mask, c0, first, tic
         pad = [(0, 0), (0, r), (0, 0)]
         z_ticks = ops.slice(ops.pad(z_ticks, pad), (0, 0, 0), (batch, length, width))
         keep = ops.slice(ops.pad(keep, pad), (0, 0, 0), (batch, length, width))
-        z_ticks = ops.reshape(z_ticks, (batch, -1, r * width))
-        keep = ops.reshape(keep, (batch, -1, r * width))
+        # The iteration count written out when static: JAX cannot infer a -1
+        # for an empty batch.
+        iterations = length // r if isinstance(length, int) else -1
+        z_ticks = ops.reshape(z_ticks, (batch, iterations, r * width))
+        keep = ops.reshape(keep, (batch, iterations, r * width))
     _, states, _ = run_loop(
         _group_tick_step(square, mask, s.activation, width, r),
         (z_ticks, keep),
@@ -616,6 +623,6 @@ def _run_group(structure, start, stop, z_ticks, h0, square, mask, c0, first, tic
     )
     if r > 1:
         batch = ops.shape(states)[0]
-        states = ops.reshape(states, (batch, -1, width))
+        states = ops.reshape(states, (batch, length if isinstance(length, int) else -1, width))
         states = ops.slice(states, (0, 0, 0), (batch, ticks, width))
     return states
