@@ -160,12 +160,12 @@ def export_switch(index, branches, *operands):
 
 
 @contextlib.contextmanager
-def export_loops(model=None):
+def export_loops(model=None, loops=True):
     """While active, every keras-rnnx and Keras RNN loop is `export_rnn`.
 
     `keras.ops.switch` is `export_switch` meanwhile.
 
-    Also turns ``use_cudnn`` off on the layers of ``model`` that have it, so
+    With ``loops=False`` only the switch is replaced. Also turns ``use_cudnn`` off on the layers of ``model`` that have it, so
     that a trace on a GPU machine does not pick the cuDNN kernel (which has no
     TFLite or ONNX equivalent). Everything is restored on exit.
     """
@@ -173,12 +173,13 @@ def export_loops(model=None):
 
     from keras_rnnx.ops import engine
 
-    saved = [(engine, "backend_rnn", engine.backend_rnn)]
-    saved.append((keras_backend, "rnn", keras_backend.rnn))
-    saved.append((keras_backend.core, "switch", keras_backend.core.switch))
-    engine.backend_rnn = export_rnn
-    keras_backend.rnn = export_rnn
+    saved = [(keras_backend.core, "switch", keras_backend.core.switch)]
     keras_backend.core.switch = export_switch
+    if loops:
+        saved.append((engine, "backend_rnn", engine.backend_rnn))
+        saved.append((keras_backend, "rnn", keras_backend.rnn))
+        engine.backend_rnn = export_rnn
+        keras_backend.rnn = export_rnn
     cudnn_saved = []
     if model is not None:
         for layer in _all_layers(model):

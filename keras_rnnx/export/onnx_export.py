@@ -33,6 +33,7 @@ from onnx import TensorProto
 from onnx import helper
 from onnx import numpy_helper
 
+from keras_rnnx import layers as rnnx_layers
 from keras_rnnx.export import fusion
 from keras_rnnx.export._common import ExportResult
 from keras_rnnx.export._common import check_close
@@ -42,6 +43,7 @@ from keras_rnnx.export._common import sample_inputs
 from keras_rnnx.export._common import write_bytes
 from keras_rnnx.export._keras_graph import functional_graph
 from keras_rnnx.export._keras_graph import graph_nodes
+from keras_rnnx.export._loop import export_loops
 
 OPSET = 17
 MASK_CHOICES = ("right_padded", "exact")
@@ -457,7 +459,10 @@ def _tf2onnx_node(g, node, args, kwargs, hint):
         return [tf.identity(o) for o in tree.flatten(out)]
 
     tf_fn = tf.function(fn, input_signature=specs)
-    proto, _ = tf2onnx.convert.from_function(tf_fn, input_signature=specs, opset=OPSET)
+    # The export loop and keras.ops.switch as tf.cond, as for TFLite:
+    # tf2onnx cannot convert the Clockwork step's Case.
+    with export_loops(operation if isinstance(operation, keras.layers.Layer) else None):
+        proto, _ = tf2onnx.convert.from_function(tf_fn, input_signature=specs, opset=OPSET)
     prefix = g.unique(f"{hint}__") + "/"
     proto = onnx.compose.add_prefix(proto, prefix)
     for opset in proto.opset_import:
@@ -520,6 +525,14 @@ def _convert_node(g, node, args, kwargs, fused, masks_mode, report):
                 "it as an ONNX Loop (tf2onnx) instead, or change the layer."
             )
         report["loops"][name] = reason
+        if isinstance(inner, rnnx_layers.ClockworkRNN):
+            raise ValueError(
+                f"to_onnx: layer '{name}' (ClockworkRNN) cannot be exported as a "
+                "whole sequence to ONNX: tf2onnx 1.17 writes an invalid graph for "
+                "its per-module conditionals (masked: a branch reads a value defined "
+                "outside it; unmasked: a Squeeze fails in onnxruntime). Use "
+                "to_onnx_step (one step, exact) or to_tflite."
+            )
     return _tf2onnx_node(g, node, args, kwargs, name)
 
 

@@ -170,3 +170,29 @@ def test_bad_arguments():
         export.to_onnx(keras.Sequential([L.LSTM(4)]))
     with pytest.raises(ValueError, match="keras.Model"):
         export.to_onnx(L.LSTM(4))
+
+
+@pytest.mark.parametrize(
+    "layer_fn",
+    [
+        lambda: keras_rnnx.layers.GridLSTM2D(8, return_sequences=True),
+        lambda: keras_rnnx.layers.DepthGatedLSTM(8),
+        lambda: keras_rnnx.layers.MUT1(6, return_sequences=True),
+        lambda: keras_rnnx.layers.MUT2(6),
+    ],
+    ids=["grid2d", "depth_gated", "mut1", "mut2"],
+)
+def test_other_layers_are_masked_loops(layer_fn):
+    model = sequence_model(lambda x: layer_fn()(x), mask_value=-1.0)
+    result = export.to_onnx(model)
+    assert "Loop" in result.ops and len(result.loops) == 1
+    x = right_padded()
+    np.testing.assert_allclose(
+        run_onnx(result.content, [x])[0], model.predict(x, verbose=0), atol=ATOL
+    )
+
+
+def test_clockwork_sequence_is_refused_with_the_alternatives():
+    model = sequence_model(lambda x: keras_rnnx.layers.ClockworkRNN(9, periods=[1, 2, 4])(x))
+    with pytest.raises(ValueError, match="ClockworkRNN.*to_onnx_step.*to_tflite"):
+        export.to_onnx(model)
