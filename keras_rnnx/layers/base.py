@@ -277,6 +277,13 @@ class RecurrentCell(ParamOwner, DropoutRNNCell, keras.layers.Layer):
     ):
         units = check_units("units", units)
         use_bias = check_bool("use_bias", use_bias)
+        dropout = check_rate("dropout", dropout)
+        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        seed = check_seed(seed)
+        super().__init__(**kwargs)
+        # Resolved after Layer.__init__, as keras.layers.LSTMCell does: a seedless
+        # initializer draws its seed from Python's random stream when made, so
+        # the order keeps seeded experiments' initial weights unchanged.
         objects = get_keras_objects(
             {
                 "activation": activation,
@@ -292,10 +299,6 @@ class RecurrentCell(ParamOwner, DropoutRNNCell, keras.layers.Layer):
                 "bias_constraint": bias_constraint,
             }
         )
-        dropout = check_rate("dropout", dropout)
-        recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        seed = check_seed(seed)
-        super().__init__(**kwargs)
         self.units = units
         self.use_bias = use_bias
         for name, value in objects.items():

@@ -123,13 +123,13 @@ class DepthGatedLSTMCell(RecurrentCell):
         return_all_layers = check_bool("return_all_layers", return_all_layers)
         layer_dropout = check_rate("layer_dropout", layer_dropout)
         unit_forget_bias = check_bool("unit_forget_bias", unit_forget_bias)
+        super().__init__(units, **kwargs)
         peephole_initializer = get_keras_object(
             "initializer", "peephole_initializer", peephole_initializer
         )
         depth_bias_initializer = get_keras_object(
             "initializer", "depth_bias_initializer", depth_bias_initializer
         )
-        super().__init__(units, **kwargs)
         self.num_layers = num_layers
         self.return_all_layers = return_all_layers
         self.layer_dropout = layer_dropout

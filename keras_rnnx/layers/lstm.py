@@ -165,12 +165,6 @@ class LSTMCell(RecurrentCell):
         proj_units = check_units("proj_units", proj_units, allow_none=True)
         zoneout_hidden = check_rate("zoneout_hidden", zoneout_hidden)
         zoneout_cell = check_rate("zoneout_cell", zoneout_cell)
-        peephole_initializer = get_keras_object(
-            "initializer", "peephole_initializer", peephole_initializer
-        )
-        projection_initializer = get_keras_object(
-            "initializer", "projection_initializer", projection_initializer
-        )
         if coupled and not (input_gate and forget_gate):
             raise ValueError(
                 "Argument `coupled=True` (CIFG: i = 1 - f) needs both gates, but "
@@ -197,6 +191,12 @@ class LSTMCell(RecurrentCell):
                 "full_gate_recurrence=False."
             )
         super().__init__(units, **kwargs)
+        peephole_initializer = get_keras_object(
+            "initializer", "peephole_initializer", peephole_initializer
+        )
+        projection_initializer = get_keras_object(
+            "initializer", "projection_initializer", projection_initializer
+        )
         for name, value in flags.items():
             setattr(self, name, value)
         self.forget_bias = forget_bias
