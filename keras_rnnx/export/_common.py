@@ -43,8 +43,18 @@ def check_fused(fused):
     return fused
 
 
+def check_backend(exporter):
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"{exporter} traces the model with TensorFlow, but the Keras backend "
+            f"is {keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before "
+            "importing keras (the weights load the same on any backend)."
+        )
+
+
 def check_model(model, exporter):
     """A built `keras.Model` with known inputs, else a clear ValueError."""
+    check_backend(exporter)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"{exporter} exports a keras.Model; received {type(model).__name__}. "

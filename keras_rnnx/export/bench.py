@@ -42,7 +42,7 @@ def _layers(units):
         "CIFGLSTM": lambda: L.CIFGLSTM(units, return_sequences=True),
         "LSTM(layer_norm)": lambda: L.LSTM(units, layer_norm=True, return_sequences=True),
         "GRU": lambda: L.GRU(units, return_sequences=True),
-        "MUT1": lambda: L.MUT1(units, return_sequences=True),
+        "MUT3": lambda: L.MUT3(units, return_sequences=True),
         "ClockworkRNN": lambda: L.ClockworkRNN(units, periods=[1, 2, 4, 8], return_sequences=True),
         "GridLSTM2D": lambda: L.GridLSTM2D(units, return_sequences=True),
         "DepthGatedLSTM": lambda: L.DepthGatedLSTM(units, return_sequences=True),

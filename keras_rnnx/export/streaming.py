@@ -31,6 +31,9 @@ from keras_rnnx.export._loop import export_loops
 
 
 def _check_layer(layer, exporter):
+    from keras_rnnx.export._common import check_backend
+
+    check_backend(exporter)
     if isinstance(layer, keras.layers.Bidirectional):
         raise ValueError(
             f"{exporter}: a Bidirectional layer reads the whole sequence (its "

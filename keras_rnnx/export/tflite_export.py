@@ -174,6 +174,7 @@ def _patch_fused_lstm(content, layers):
     matched = []
     fill = _opcode_index(model, schema.BuiltinOperator.FILL)
     for subgraph in model.subgraphs:
+        dropped = []
         operators = []
         for op in subgraph.operators:
             if _op_name(model, op) != "UNIDIRECTIONAL_SEQUENCE_LSTM":
@@ -197,6 +198,7 @@ def _patch_fused_lstm(content, layers):
             name = layer.name
             if w["coupled"]:
                 for index in (_INPUT_TO["i"], _RECURRENT_TO["i"], _BIAS["i"]):
+                    dropped.append(inputs[index])
                     inputs[index] = -1
             if w["P"] is not None:
                 for gate, index in _CELL_TO.items():
@@ -232,6 +234,7 @@ def _patch_fused_lstm(content, layers):
             operators.append(op)
             matched.append(layer)
         subgraph.operators = operators
+        _clear_unused_buffers(model, subgraph, dropped)
     missing = [layer.name for layer in layers if not any(layer is m for m in matched)]
     if missing:
         raise RuntimeError(
@@ -239,6 +242,20 @@ def _patch_fused_lstm(content, layers):
             "with fused=False (a WHILE loop) or report this."
         )
     return _write(model)
+
+
+def _clear_unused_buffers(model, subgraph, tensor_indices):
+    """Empty the data of constants no op reads any more (CIFG's input gate)."""
+    used = {i for op in subgraph.operators for i in list(op.inputs) + list(op.outputs)}
+    for index in tensor_indices:
+        if index in used:
+            continue
+        buffer = subgraph.tensors[index].buffer
+        shared = any(
+            t.buffer == buffer for k, t in enumerate(subgraph.tensors) if k != index and k in used
+        )
+        if not shared:
+            model.buffers[buffer].data = None
 
 
 # -- the composite function --------------------------------------------------

@@ -7,6 +7,9 @@ import pytest
 import keras_rnnx
 from tests.export.conftest import randomize
 
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tf2onnx")
+
 from keras_rnnx import export  # noqa: E402
 from keras_rnnx.export.onnx_export import run_onnx  # noqa: E402
 from keras_rnnx.export.tflite_export import run_tflite  # noqa: E402
