@@ -26,3 +26,30 @@ def to_onnx(model, path=None, **kwargs):
     from keras_rnnx.export.onnx_export import to_onnx as _to_onnx
 
     return _to_onnx(model, path, **kwargs)
+
+
+FORMATS = {"tflite": to_tflite, "onnx": to_onnx}
+_SUFFIXES = {".tflite": "tflite", ".onnx": "onnx"}
+
+
+def export(model, path, format=None, **kwargs):  # noqa: A002 - Keras' name
+    """`to_tflite` or `to_onnx` by ``format``, or by ``path``'s suffix.
+
+    ``format`` is ``"tflite"`` or ``"onnx"``; None reads it from ``path``
+    (``.tflite``, ``.onnx``). Anything else raises `ValueError` listing them.
+    """
+    import os
+
+    if format is None:
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        format = _SUFFIXES.get(suffix)
+        if format is None:
+            raise ValueError(
+                f"Cannot tell the export format from the path {os.fspath(path)!r}: "
+                f"name it *.tflite or *.onnx, or pass format= one of {sorted(FORMATS)}."
+            )
+    if not isinstance(format, str) or format.lower() not in FORMATS:
+        raise ValueError(
+            f"Unknown export format {format!r}; expected one of {sorted(FORMATS)}."
+        )
+    return FORMATS[format.lower()](model, path, **kwargs)

@@ -335,7 +335,7 @@ def _call_blockers(layer, node_kwargs, batch_size, masks):
         )
     if node_kwargs.get("initial_state") is not None:
         reasons.append("an initial_state input")
-    if layer.return_state:
+    if getattr(layer, "return_state", False):
         reasons.append("return_state=True: the fused op returns no states")
     return reasons
 
