@@ -370,7 +370,12 @@ def _plan(model, fused, batch_size, masks):
                 if isinstance(p, keras.layers.Bidirectional)
                 and (p.forward_layer is layer or p.backward_layer is layer)
             ]
-            kwargs_list = calls.get(id(parent[0]), [{}]) if parent else [{}]
+            kwargs_list = calls.get(id(parent[0])) if parent else None
+        if kwargs_list is None:
+            reasons.append(
+                "called inside a nested model or layer, where its mask and "
+                "initial_state cannot be seen"
+            )
         for kwargs in kwargs_list or [{}]:
             reasons += [r for r in _call_blockers(layer, kwargs, batch_size, masks) if r not in reasons]
         if fused is False:

@@ -157,3 +157,17 @@ def test_bad_arguments():
         export.to_tflite(model, fused=None)
     with pytest.raises(ValueError, match="not built"):
         export.to_tflite(keras.Sequential([L.LSTM(4)]))
+
+
+def test_layer_in_a_nested_model_is_a_loop():
+    inner_inputs = keras.Input((None, 6))
+    inner = keras.Model(inner_inputs, L.LSTM(8, return_sequences=True)(inner_inputs))
+    inputs = keras.Input((None, 6))
+    masked = keras.layers.Masking(-1.0)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(inner(masked)))
+    result = export.to_tflite(model, batch_size=3)
+    assert result.fused == [] and "nested" in next(iter(result.loops.values()))
+    x = right_padded()
+    np.testing.assert_allclose(
+        run_tflite(result.content, [x])[0], model.predict(x, verbose=0), atol=ATOL
+    )
