@@ -12,7 +12,7 @@ from keras_rnnx import layers
 from keras_rnnx import ops
 from keras_rnnx.version import __version__
 
-_ON_FIRST_USE = ("datasets", "training", "tuner", "zoo")
+_ON_FIRST_USE = ("datasets", "export", "training", "tuner", "zoo")
 
 
 def __getattr__(name):
